@@ -1,0 +1,108 @@
+# nginx-gw: build, test, demo, bench.
+#
+#   make            build every module into build/modules/*.so
+#   make test       build, then run the whole t/ suite (prove)
+#   make demo       run examples/nginx.conf on 127.0.0.1:8080 (Ctrl-C stops)
+#   make bench      benchmarks against plain nginx proxying, same run
+#   make deps       install the Debian packages the project needs
+#   make clean
+#
+# NGX_SRC is the nginx source tree the modules are built against.  By
+# default it is Debian's /usr/share/nginx/src (package nginx-dev), copied to
+# build/nginx and configured with Debian's own flags (its conf_flags file),
+# so the modules load into Debian's /usr/sbin/nginx.  Any other tree works:
+#   make NGX_SRC=/path/to/nginx-1.x [NGX_CONF_FLAGS="--with-compat ..."]
+
+SHELL        := /bin/bash
+TOP          := $(CURDIR)
+BUILD        ?= $(TOP)/build
+NGX_SRC      ?= /usr/share/nginx/src
+NGX_BUILD    := $(BUILD)/nginx
+NGINX        ?= /usr/sbin/nginx
+MODULES_DIR  := $(BUILD)/modules
+ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+PROVE_JOBS   ?= 2
+
+# Debian 12 packages: build (nginx-dev and the libraries), tests (perl,
+# echo module, redis, valgrind) and benchmarks (wrk, gnuplot).
+DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
+            zlib1g-dev libjansson-dev libjwt-dev libhiredis-dev \
+            libnginx-mod-http-echo libtest-base-perl libcrypt-jwt-perl \
+            redis-server valgrind wrk gnuplot-nox openssl procps
+
+MODULE_NAMES := ngx_http_gw_webhook_module
+MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
+
+.PHONY: all modules modules-build deps test demo bench clean
+
+all: modules
+
+modules: deps $(MODULE_SOS)
+
+# Install only what is missing; a second run does nothing.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# A private copy of the source tree, configured once; "config" changes
+# trigger a reconfigure, .c changes only a recompile.
+$(NGX_BUILD)/.copied: | deps
+	@test -f $(NGX_SRC)/src/core/nginx.h \
+	    || { echo "NGX_SRC=$(NGX_SRC) is not an nginx source tree"; exit 1; }
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(NGX_BUILD)
+	cp -a $(NGX_SRC)/. $(NGX_BUILD)/
+	touch $@
+
+$(NGX_BUILD)/objs/Makefile: $(NGX_BUILD)/.copied $(TOP)/config
+	cd $(NGX_BUILD) && \
+	if [ -n "$(NGX_CONF_FLAGS)" ]; then \
+	    flags=( $(NGX_CONF_FLAGS) ); \
+	elif [ -f conf_flags ]; then \
+	    . ./conf_flags; flags=( "$${NGX_CONF_FLAGS[@]}" ); \
+	else \
+	    flags=( --with-compat --with-http_ssl_module --with-threads ); \
+	fi; \
+	./configure "$${flags[@]}" --add-dynamic-module=$(TOP) \
+	    > $(BUILD)/configure.log 2>&1 \
+	    || { tail -20 $(BUILD)/configure.log; exit 1; }
+
+# nginx's own Makefile knows which objects are out of date: after editing
+# one .c file only that file is recompiled and the modules relinked.
+$(MODULE_SOS): modules-build
+modules-build: deps $(NGX_BUILD)/objs/Makefile
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	@mkdir -p $(MODULES_DIR)
+	@for m in $(MODULE_NAMES); do \
+	    cmp -s $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so || { \
+	    cp $(NGX_BUILD)/objs/$$m.so $(MODULES_DIR)/$$m.so.tmp && \
+	    mv $(MODULES_DIR)/$$m.so.tmp $(MODULES_DIR)/$$m.so; }; done
+
+# Each test file gets its own prefix and ports (t/lib); servers the tests
+# need are started by t/run on free loopback ports.
+test: modules
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS) $(ECHO_MODULE)" \
+	TEST_NGINX_MODULES_DIR=$(MODULES_DIR) \
+	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
+
+demo: modules
+	mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
+	ln -sfn ../modules $(BUILD)/demo/modules
+	exec $(NGINX) -p $(BUILD)/demo/ -c $(TOP)/examples/nginx.conf \
+	    -g 'daemon off;'
+
+bench: modules
+	NGINX=$(NGINX) GW_MODULES_DIR=$(MODULES_DIR) BENCH_OUT=$(BUILD)/bench \
+	    bench/run
+
+clean:
+	rm -rf $(BUILD)

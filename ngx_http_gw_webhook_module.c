@@ -1,0 +1,1916 @@
+
+/*
+ * Copyright (C) nginx-gw authors
+ *
+ * ngx_http_gw_webhook_module: verifies the HMAC signature of webhook
+ * deliveries (GitHub, Stripe, Standard Webhooks, Slack, Shopify and a
+ * generic scheme) in the access phase, before the body reaches a backend,
+ * and answers replays of deliveries the backend already accepted.
+ *
+ * The body is read in the access phase, as the mirror module does, and is
+ * kept for proxy_pass.  The MAC is computed while the body is read, by a
+ * request body filter that sees every byte once, decoded from chunked
+ * encoding, before it is buffered in memory or written to a temporary
+ * file; so a large body is never read back from disk to be verified.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <openssl/core_names.h>
+
+#include "ngx_http_gw_common.h"
+#include "ngx_http_gw_sig.h"
+
+
+#define NGX_HTTP_GW_WEBHOOK_OFF          0
+#define NGX_HTTP_GW_WEBHOOK_GITHUB       1
+#define NGX_HTTP_GW_WEBHOOK_STRIPE       2
+#define NGX_HTTP_GW_WEBHOOK_STANDARD     3
+#define NGX_HTTP_GW_WEBHOOK_SLACK        4
+#define NGX_HTTP_GW_WEBHOOK_SHOPIFY      5
+#define NGX_HTTP_GW_WEBHOOK_HMAC         6
+
+#define NGX_HTTP_GW_WEBHOOK_NONE         0
+#define NGX_HTTP_GW_WEBHOOK_VERIFIED     1
+#define NGX_HTTP_GW_WEBHOOK_MISSING      2
+#define NGX_HTTP_GW_WEBHOOK_INVALID      3
+#define NGX_HTTP_GW_WEBHOOK_EXPIRED      4
+#define NGX_HTTP_GW_WEBHOOK_REPLAYED     5
+
+#define NGX_HTTP_GW_WEBHOOK_KEY_LEN      32
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+} ngx_http_gw_webhook_shctx_t;
+
+
+typedef struct {
+    ngx_http_gw_webhook_shctx_t    *sh;
+    ngx_slab_pool_t                *shpool;
+} ngx_http_gw_webhook_zone_t;
+
+
+/* a delivery the backend answered 2xx; starts at ngx_rbtree_node_t.color */
+
+typedef struct {
+    u_char                          color;
+    u_char                          dummy;
+    u_char                          key[NGX_HTTP_GW_WEBHOOK_KEY_LEN];
+    ngx_queue_t                     queue;
+    time_t                          expire;
+} ngx_http_gw_webhook_node_t;
+
+
+typedef struct {
+    ngx_uint_t                      scheme;
+    ngx_array_t                    *secrets;      /* ngx_str_t */
+    ngx_array_t                    *macs;         /* EVP_MAC_CTX * */
+    time_t                          tolerance;
+    ngx_shm_zone_t                 *replay_zone;
+    ngx_uint_t                      replay_status;
+    ngx_str_t                       header;
+    ngx_str_t                       prefix;
+    ngx_uint_t                      digest;
+    ngx_uint_t                      encoding;
+} ngx_http_gw_webhook_loc_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    ngx_uint_t                      nmacs;
+    EVP_MAC_CTX                   **macs;
+    ngx_uint_t                      nsigs;
+    size_t                          sig_len;
+    u_char                         *sigs;
+    ngx_str_t                       id;
+    ngx_str_t                       timestamp;
+    ngx_shm_zone_t                 *replay_zone;
+    time_t                          replay_ttl;
+    u_char                          key[NGX_HTTP_GW_WEBHOOK_KEY_LEN];
+    u_char                          scheme;
+    unsigned                        done:1;
+    unsigned                        hashing:1;
+} ngx_http_gw_webhook_ctx_t;
+
+
+/* what a scheme reads and how */
+
+typedef struct {
+    ngx_str_t                       signature;    /* header names */
+    ngx_str_t                       timestamp;
+    ngx_str_t                       id;
+    ngx_str_t                       prefix;       /* before the signature */
+    ngx_uint_t                      encoding;
+} ngx_http_gw_webhook_scheme_t;
+
+
+static ngx_int_t ngx_http_gw_webhook_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gw_webhook_headers(ngx_http_request_t *r,
+    ngx_http_gw_webhook_loc_conf_t *wlcf, ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_find_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+static ngx_int_t ngx_http_gw_webhook_add_sig(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx, ngx_uint_t encoding, ngx_str_t *sig);
+static ngx_int_t ngx_http_gw_webhook_start(ngx_http_request_t *r,
+    ngx_http_gw_webhook_loc_conf_t *wlcf, ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_update(ngx_http_gw_webhook_ctx_t *ctx,
+    u_char *p, size_t len);
+static ngx_int_t ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_gw_webhook_body_handler(ngx_http_request_t *r);
+static void ngx_http_gw_webhook_verify(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_answer(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_log_handler(ngx_http_request_t *r);
+
+static ngx_http_gw_webhook_node_t *ngx_http_gw_webhook_lookup(
+    ngx_http_gw_webhook_zone_t *zone, u_char *key, uint32_t hash);
+static void ngx_http_gw_webhook_expire(ngx_http_gw_webhook_zone_t *zone,
+    ngx_uint_t force);
+static void ngx_http_gw_webhook_rbtree_insert_value(
+    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel);
+
+static ngx_http_gw_webhook_ctx_t *ngx_http_gw_webhook_get_ctx(
+    ngx_http_request_t *r);
+static void ngx_http_gw_webhook_cleanup(void *data);
+static ngx_int_t ngx_http_gw_webhook_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_int_t ngx_http_gw_webhook_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void *ngx_http_gw_webhook_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_gw_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_webhook_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_gw_webhook_make_macs(ngx_conf_t *cf,
+    ngx_http_gw_webhook_loc_conf_t *wlcf);
+static void ngx_http_gw_webhook_free_mac(void *data);
+static ngx_int_t ngx_http_gw_webhook_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_gw_webhook_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_gw_webhook_schemes[] = {
+    { ngx_string("off"), NGX_HTTP_GW_WEBHOOK_OFF },
+    { ngx_string("github"), NGX_HTTP_GW_WEBHOOK_GITHUB },
+    { ngx_string("stripe"), NGX_HTTP_GW_WEBHOOK_STRIPE },
+    { ngx_string("standard"), NGX_HTTP_GW_WEBHOOK_STANDARD },
+    { ngx_string("slack"), NGX_HTTP_GW_WEBHOOK_SLACK },
+    { ngx_string("shopify"), NGX_HTTP_GW_WEBHOOK_SHOPIFY },
+    { ngx_string("hmac"), NGX_HTTP_GW_WEBHOOK_HMAC },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_gw_webhook_digests[] = {
+    { ngx_string("sha1"), 1 },
+    { ngx_string("sha256"), 256 },
+    { ngx_string("sha512"), 512 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_gw_webhook_encodings[] = {
+    { ngx_string("hex"), NGX_HTTP_GW_SIG_HEX },
+    { ngx_string("base64"), NGX_HTTP_GW_SIG_BASE64 },
+    { ngx_null_string, 0 }
+};
+
+
+/* indexed by scheme; "hmac" takes its header and encoding from the conf */
+
+static ngx_http_gw_webhook_scheme_t  ngx_http_gw_webhook_scheme_defs[] = {
+    { ngx_null_string, ngx_null_string, ngx_null_string, ngx_null_string,
+      0 },
+    { ngx_string("X-Hub-Signature-256"), ngx_null_string,
+      ngx_string("X-GitHub-Delivery"), ngx_string("sha256="),
+      NGX_HTTP_GW_SIG_HEX },
+    { ngx_string("Stripe-Signature"), ngx_null_string, ngx_null_string,
+      ngx_null_string, NGX_HTTP_GW_SIG_HEX },
+    { ngx_string("webhook-signature"), ngx_string("webhook-timestamp"),
+      ngx_string("webhook-id"), ngx_null_string, NGX_HTTP_GW_SIG_BASE64 },
+    { ngx_string("X-Slack-Signature"),
+      ngx_string("X-Slack-Request-Timestamp"), ngx_null_string,
+      ngx_string("v0="), NGX_HTTP_GW_SIG_HEX },
+    { ngx_string("X-Shopify-Hmac-Sha256"), ngx_null_string,
+      ngx_string("X-Shopify-Webhook-Id"), ngx_null_string,
+      NGX_HTTP_GW_SIG_BASE64 },
+    { ngx_null_string, ngx_null_string, ngx_null_string, ngx_null_string,
+      0 }
+};
+
+
+static ngx_str_t  ngx_http_gw_webhook_status_names[] = {
+    ngx_null_string,
+    ngx_string("VERIFIED"),
+    ngx_string("MISSING"),
+    ngx_string("INVALID"),
+    ngx_string("EXPIRED"),
+    ngx_string("REPLAYED")
+};
+
+
+static ngx_command_t  ngx_http_gw_webhook_commands[] = {
+
+    { ngx_string("gw_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, scheme),
+      &ngx_http_gw_webhook_schemes },
+
+    { ngx_string("gw_webhook_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_webhook_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_webhook_tolerance"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, tolerance),
+      NULL },
+
+    { ngx_string("gw_webhook_replay"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_gw_webhook_replay,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_webhook_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_webhook_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, header),
+      NULL },
+
+    { ngx_string("gw_webhook_digest"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, digest),
+      &ngx_http_gw_webhook_digests },
+
+    { ngx_string("gw_webhook_encoding"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, encoding),
+      &ngx_http_gw_webhook_encodings },
+
+    { ngx_string("gw_webhook_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_webhook_loc_conf_t, prefix),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_gw_webhook_module_ctx = {
+    ngx_http_gw_webhook_add_variables,     /* preconfiguration */
+    ngx_http_gw_webhook_init,              /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_gw_webhook_create_loc_conf,   /* create location configuration */
+    ngx_http_gw_webhook_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_gw_webhook_module = {
+    NGX_MODULE_V1,
+    &ngx_http_gw_webhook_module_ctx,       /* module context */
+    ngx_http_gw_webhook_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_gw_webhook_vars[] = {
+
+    { ngx_string("gw_webhook_status"), NULL,
+      ngx_http_gw_webhook_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_webhook_id"), NULL,
+      ngx_http_gw_webhook_str_variable,
+      offsetof(ngx_http_gw_webhook_ctx_t, id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_webhook_timestamp"), NULL,
+      ngx_http_gw_webhook_str_variable,
+      offsetof(ngx_http_gw_webhook_ctx_t, timestamp),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+/* what this configuration uses; reset before each one is read */
+static ngx_uint_t  ngx_http_gw_webhook_used;
+static ngx_uint_t  ngx_http_gw_webhook_replay_used;
+
+
+static ngx_int_t
+ngx_http_gw_webhook_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_gw_webhook_ctx_t       *ctx;
+    ngx_http_gw_webhook_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_gw_webhook_module);
+
+    if (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_OFF || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_gw_webhook_get_ctx(r);
+
+    if (ctx != NULL) {
+        /* body being read, or verified once already (internal redirect) */
+        return ctx->done ? ngx_http_gw_webhook_answer(r, ctx) : NGX_DONE;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gw_webhook_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_gw_webhook_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_gw_webhook_module);
+
+    rc = ngx_http_gw_webhook_headers(r, wlcf, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* the body is discarded with the 401: it never reaches a backend */
+        ctx->done = 1;
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (ngx_http_gw_webhook_start(r, wlcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->request_body) {
+        /* another module has read the body already */
+
+        if (ngx_http_gw_webhook_hash_body(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_gw_webhook_verify(r, ctx);
+
+        return ngx_http_gw_webhook_answer(r, ctx);
+    }
+
+    ctx->hashing = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_gw_webhook_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->hashing = 0;
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * Reads the scheme's headers into ctx before the body is read: a request
+ * without a well-formed, fresh signature is refused without reading it.
+ * Returns NGX_DECLINED with ctx->status set for a refused request.
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_headers(ngx_http_request_t *r,
+    ngx_http_gw_webhook_loc_conf_t *wlcf, ngx_http_gw_webhook_ctx_t *ctx)
+{
+    time_t                         now, ts;
+    ngx_int_t                      rc;
+    ngx_str_t                      sig, value, *name;
+    ngx_uint_t                     i, encoding;
+    ngx_http_gw_sig_list_t         list;
+    ngx_http_gw_webhook_scheme_t  *def;
+
+    def = &ngx_http_gw_webhook_scheme_defs[wlcf->scheme];
+
+    ctx->scheme = (u_char) wlcf->scheme;
+    ctx->sig_len = (wlcf->scheme != NGX_HTTP_GW_WEBHOOK_HMAC) ? 32
+                   : (wlcf->digest == 1) ? 20
+                   : (wlcf->digest == 512) ? 64 : 32;
+
+    name = (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_HMAC) ? &wlcf->header
+                                                      : &def->signature;
+
+    encoding = (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_HMAC) ? wlcf->encoding
+                                                          : def->encoding;
+
+    /* the delivery id, where the sender gives one */
+
+    if (def->id.len) {
+        rc = ngx_http_gw_webhook_find_header(r, &def->id, &ctx->id);
+
+        if (rc == NGX_BUSY) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: duplicate \"%V\" header", &def->id);
+            goto invalid;
+        }
+
+        if (rc == NGX_DECLINED
+            && wlcf->scheme == NGX_HTTP_GW_WEBHOOK_STANDARD)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: no \"%V\" header", &def->id);
+            ctx->status = NGX_HTTP_GW_WEBHOOK_MISSING;
+            return NGX_DECLINED;
+        }
+    }
+
+    rc = ngx_http_gw_webhook_find_header(r, name, &sig);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: no \"%V\" header", name);
+        ctx->status = NGX_HTTP_GW_WEBHOOK_MISSING;
+        return NGX_DECLINED;
+    }
+
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: duplicate \"%V\" header", name);
+        goto invalid;
+    }
+
+    /* the signed timestamp */
+
+    if (def->timestamp.len) {
+        rc = ngx_http_gw_webhook_find_header(r, &def->timestamp,
+                                             &ctx->timestamp);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: no \"%V\" header", &def->timestamp);
+            ctx->status = NGX_HTTP_GW_WEBHOOK_MISSING;
+            return NGX_DECLINED;
+        }
+
+        if (rc == NGX_BUSY) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: duplicate \"%V\" header",
+                          &def->timestamp);
+            goto invalid;
+        }
+    }
+
+    /* the candidate signatures */
+
+    switch (wlcf->scheme) {
+
+    case NGX_HTTP_GW_WEBHOOK_STRIPE:
+
+        if (ngx_http_gw_sig_parse_stripe(sig.data, sig.len, &list)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: malformed \"%V\" header", name);
+            goto invalid;
+        }
+
+        ctx->timestamp = list.timestamp;
+        break;
+
+    case NGX_HTTP_GW_WEBHOOK_STANDARD:
+
+        if (ngx_http_gw_sig_parse_standard(sig.data, sig.len, &list)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: malformed \"%V\" header", name);
+            goto invalid;
+        }
+
+        break;
+
+    default:
+
+        value = sig;
+
+        if (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_HMAC) {
+            def = NULL;
+            sig.data = wlcf->prefix.data;
+            sig.len = wlcf->prefix.len;
+
+        } else {
+            sig = def->prefix;
+        }
+
+        if (value.len < sig.len
+            || ngx_strncmp(value.data, sig.data, sig.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_webhook: malformed \"%V\" header", name);
+            goto invalid;
+        }
+
+        list.nsigs = 1;
+        list.sigs[0].data = value.data + sig.len;
+        list.sigs[0].len = value.len - sig.len;
+        break;
+    }
+
+    for (i = 0; i < list.nsigs; i++) {
+        if (ngx_http_gw_webhook_add_sig(r, ctx, encoding, &list.sigs[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->nsigs == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: malformed signature in \"%V\" header",
+                      name);
+        goto invalid;
+    }
+
+    if (ctx->timestamp.len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_gw_sig_parse_time(ctx->timestamp.data, ctx->timestamp.len,
+                                   &ts)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: malformed timestamp");
+        goto invalid;
+    }
+
+    now = ngx_time();
+
+    if (ts < now - wlcf->tolerance || ts > now + wlcf->tolerance) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: timestamp %T is %T s away from now, "
+                      "tolerance is %T s", ts, ts - now, wlcf->tolerance);
+        ctx->status = NGX_HTTP_GW_WEBHOOK_EXPIRED;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Finds a request header by name: NGX_OK when it is there once,
+ * NGX_DECLINED when absent or empty, NGX_BUSY when it is repeated (a
+ * repeated signature or timestamp is ambiguous and refused).
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_find_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != name->len
+            || ngx_strncasecmp(h[i].key.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        if (n++) {
+            return NGX_BUSY;
+        }
+
+        *value = h[i].value;
+    }
+
+    if (n == 0 || value->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* decodes one candidate signature; one of the wrong length is skipped */
+
+static ngx_int_t
+ngx_http_gw_webhook_add_sig(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx, ngx_uint_t encoding, ngx_str_t *sig)
+{
+    size_t   len;
+    u_char   buf[NGX_HTTP_GW_SIG_MAX_LEN];
+
+    if (ngx_http_gw_sig_decode(encoding, sig->data, sig->len, buf, &len)
+        != NGX_OK
+        || len != ctx->sig_len)
+    {
+        return NGX_OK;
+    }
+
+    if (ctx->sigs == NULL) {
+        ctx->sigs = ngx_pnalloc(r->pool,
+                                NGX_HTTP_GW_SIG_MAX * NGX_HTTP_GW_SIG_MAX_LEN);
+        if (ctx->sigs == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_memcpy(ctx->sigs + ctx->nsigs * len, buf, len);
+    ctx->nsigs++;
+
+    return NGX_OK;
+}
+
+
+/* one running MAC per secret, fed with what the scheme signs first */
+
+static ngx_int_t
+ngx_http_gw_webhook_start(ngx_http_request_t *r,
+    ngx_http_gw_webhook_loc_conf_t *wlcf, ngx_http_gw_webhook_ctx_t *ctx)
+{
+    ngx_uint_t     i;
+    EVP_MAC_CTX  **tmpl;
+
+    tmpl = wlcf->macs->elts;
+
+    ctx->macs = ngx_pcalloc(r->pool, wlcf->macs->nelts * sizeof(EVP_MAC_CTX *));
+    if (ctx->macs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < wlcf->macs->nelts; i++) {
+        ctx->macs[i] = EVP_MAC_CTX_dup(tmpl[i]);
+        if (ctx->macs[i] == NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "gw_webhook: EVP_MAC_CTX_dup() failed");
+            return NGX_ERROR;
+        }
+
+        ctx->nmacs++;
+    }
+
+    switch (wlcf->scheme) {
+
+    case NGX_HTTP_GW_WEBHOOK_STRIPE:
+        /* "<t>.<body>" */
+        if (ngx_http_gw_webhook_update(ctx, ctx->timestamp.data,
+                                       ctx->timestamp.len) != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, (u_char *) ".", 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
+    case NGX_HTTP_GW_WEBHOOK_STANDARD:
+        /* "<id>.<timestamp>.<body>" */
+        if (ngx_http_gw_webhook_update(ctx, ctx->id.data, ctx->id.len)
+            != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, (u_char *) ".", 1) != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, ctx->timestamp.data,
+                                          ctx->timestamp.len) != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, (u_char *) ".", 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
+    case NGX_HTTP_GW_WEBHOOK_SLACK:
+        /* "v0:<timestamp>:<body>" */
+        if (ngx_http_gw_webhook_update(ctx, (u_char *) "v0:", 3) != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, ctx->timestamp.data,
+                                          ctx->timestamp.len) != NGX_OK
+            || ngx_http_gw_webhook_update(ctx, (u_char *) ":", 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+        break;
+
+    default:
+        break;
+    }
+
+    if (wlcf->replay_zone) {
+        ctx->replay_zone = wlcf->replay_zone;
+        ctx->replay_ttl = wlcf->tolerance;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_update(ngx_http_gw_webhook_ctx_t *ctx, u_char *p,
+    size_t len)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nmacs; i++) {
+        if (EVP_MAC_update(ctx->macs[i], p, len) != 1) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body was read before this module ran (by another module in an
+ * earlier phase).  Buffers spooled to a temporary file are read back; the
+ * usual path never does this: the body filter below hashes the body as
+ * it arrives.
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
+    off_t         pos;
+    size_t        size;
+    ssize_t       n;
+    u_char       *buf;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    buf = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            if (ngx_http_gw_webhook_update(ctx, b->pos, b->last - b->pos)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (buf == NULL) {
+            buf = ngx_pnalloc(r->pool, ngx_pagesize);
+            if (buf == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        for (pos = b->file_pos; pos < b->file_last; pos += n) {
+            size = (size_t) ngx_min(b->file_last - pos, (off_t) ngx_pagesize);
+
+            n = ngx_read_file(b->file, buf, size, pos);
+            if (n == NGX_ERROR || n == 0) {
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_gw_webhook_update(ctx, buf, n) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Request body filter: sees the body once, decoded from chunked transfer
+ * encoding, before it is buffered or written to a temporary file.
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                  *b;
+    ngx_chain_t                *cl;
+    ngx_http_gw_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gw_webhook_module);
+
+    if (ctx == NULL || !ctx->hashing) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!ngx_buf_in_memory(b)) {
+            if (ngx_buf_size(b) == 0) {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "gw_webhook: request body buffer not in memory");
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_gw_webhook_update(ctx, b->pos, b->last - b->pos)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "gw_webhook: EVP_MAC_update() failed");
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+static void
+ngx_http_gw_webhook_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_gw_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gw_webhook_module);
+
+    ctx->hashing = 0;
+
+    ngx_http_gw_webhook_verify(r, ctx);
+
+    /* keep the body for proxy_pass, and go on with the phases */
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * Compares the MAC of every secret with every candidate signature in
+ * constant time, then looks the delivery up in the replay zone.
+ */
+
+static void
+ngx_http_gw_webhook_verify(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
+    u_char                      *p;
+    size_t                       len, n;
+    u_char                       md[EVP_MAX_MD_SIZE];
+    uint32_t                     hash;
+    ngx_uint_t                   i, j, match;
+    EVP_MD_CTX                  *dctx;
+    ngx_http_gw_webhook_zone_t  *zone;
+
+    ctx->done = 1;
+    match = 0;
+
+    for (i = 0; i < ctx->nmacs; i++) {
+
+        if (EVP_MAC_final(ctx->macs[i], md, &len, sizeof(md)) != 1
+            || len != ctx->sig_len)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "gw_webhook: EVP_MAC_final() failed");
+            ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+            return;
+        }
+
+        for (j = 0; j < ctx->nsigs; j++) {
+            match |= (CRYPTO_memcmp(md, ctx->sigs + j * len, len) == 0);
+        }
+
+        if (match && ctx->replay_zone) {
+            /*
+             * A Standard Webhooks delivery is named by its id; others by
+             * the verified MAC, whatever the header's spelling, so that
+             * extra or reordered header items cannot dodge the check.
+             */
+
+            if (ctx->scheme == NGX_HTTP_GW_WEBHOOK_STANDARD) {
+                p = ctx->id.data;
+                n = ctx->id.len;
+
+            } else {
+                p = md;
+                n = len;
+            }
+
+            dctx = EVP_MD_CTX_new();
+            if (dctx == NULL
+                || EVP_DigestInit_ex(dctx, EVP_sha256(), NULL) != 1
+                || EVP_DigestUpdate(dctx, &ctx->scheme, 1) != 1
+                || EVP_DigestUpdate(dctx, p, n) != 1
+                || EVP_DigestFinal_ex(dctx, ctx->key, NULL) != 1)
+            {
+                EVP_MD_CTX_free(dctx);
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "gw_webhook: replay key digest failed");
+                ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+                return;
+            }
+
+            EVP_MD_CTX_free(dctx);
+            break;
+        }
+    }
+
+    if (!match) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: signature mismatch");
+        ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+        return;
+    }
+
+    ctx->status = NGX_HTTP_GW_WEBHOOK_VERIFIED;
+
+    if (ctx->replay_zone == NULL) {
+        return;
+    }
+
+    zone = ctx->replay_zone->data;
+    hash = ngx_crc32_short(ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_http_gw_webhook_expire(zone, 0);
+
+    if (ngx_http_gw_webhook_lookup(zone, ctx->key, hash) != NULL) {
+        ctx->status = NGX_HTTP_GW_WEBHOOK_REPLAYED;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (ctx->status == NGX_HTTP_GW_WEBHOOK_REPLAYED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "gw_webhook: delivery already accepted, "
+                      "not forwarded again");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_answer(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
+    ngx_int_t                        rc;
+    ngx_http_complex_value_t         cv;
+    ngx_http_gw_webhook_loc_conf_t  *wlcf;
+
+    switch (ctx->status) {
+
+    case NGX_HTTP_GW_WEBHOOK_VERIFIED:
+        return NGX_OK;
+
+    case NGX_HTTP_GW_WEBHOOK_REPLAYED:
+
+        wlcf = ngx_http_get_module_loc_conf(r, ngx_http_gw_webhook_module);
+
+        if (wlcf->replay_status >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return wlcf->replay_status;
+        }
+
+        /* the sender sees its delivery accepted, and stops retrying */
+
+        ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+        rc = ngx_http_send_response(r, wlcf->replay_status, NULL, &cv);
+
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+
+    default:
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+}
+
+
+/*
+ * Log phase: a delivery the backend answered 2xx is remembered for the
+ * tolerance window; one that failed is not, so its redelivery passes.
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
+{
+    size_t                       n;
+    uint32_t                     hash;
+    ngx_uint_t                   status;
+    ngx_rbtree_node_t           *node;
+    ngx_http_gw_webhook_ctx_t   *ctx;
+    ngx_http_gw_webhook_node_t  *wn;
+    ngx_http_gw_webhook_zone_t  *zone;
+
+    ctx = ngx_http_gw_webhook_get_ctx(r);
+
+    if (ctx == NULL
+        || ctx->replay_zone == NULL
+        || ctx->status != NGX_HTTP_GW_WEBHOOK_VERIFIED)
+    {
+        return NGX_OK;
+    }
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    if (status < 200 || status > 299) {
+        return NGX_OK;
+    }
+
+    zone = ctx->replay_zone->data;
+    hash = ngx_crc32_short(ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    wn = ngx_http_gw_webhook_lookup(zone, ctx->key, hash);
+
+    if (wn != NULL) {
+        wn->expire = ngx_time() + ctx->replay_ttl;
+        ngx_queue_remove(&wn->queue);
+        ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
+        goto done;
+    }
+
+    n = offsetof(ngx_rbtree_node_t, color)
+        + sizeof(ngx_http_gw_webhook_node_t);
+
+    node = ngx_slab_alloc_locked(zone->shpool, n);
+
+    if (node == NULL) {
+        ngx_http_gw_webhook_expire(zone, 1);
+
+        node = ngx_slab_alloc_locked(zone->shpool, n);
+        if (node == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "gw_webhook: could not allocate node in "
+                          "replay zone \"%V\"", &ctx->replay_zone->shm.name);
+            goto done;
+        }
+    }
+
+    node->key = hash;
+
+    wn = (ngx_http_gw_webhook_node_t *) &node->color;
+    ngx_memcpy(wn->key, ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
+    wn->expire = ngx_time() + ctx->replay_ttl;
+
+    ngx_rbtree_insert(&zone->sh->rbtree, node);
+    ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
+
+done:
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* under the zone's mutex */
+
+static ngx_http_gw_webhook_node_t *
+ngx_http_gw_webhook_lookup(ngx_http_gw_webhook_zone_t *zone, u_char *key,
+    uint32_t hash)
+{
+    ngx_int_t                    rc;
+    ngx_rbtree_node_t           *node, *sentinel;
+    ngx_http_gw_webhook_node_t  *wn;
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        wn = (ngx_http_gw_webhook_node_t *) &node->color;
+
+        rc = ngx_memcmp(key, wn->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
+
+        if (rc == 0) {
+            return (wn->expire > ngx_time()) ? wn : NULL;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Under the zone's mutex: frees up to two expired entries from the tail of
+ * the LRU queue, or with "force" the oldest one whatever its age.
+ */
+
+static void
+ngx_http_gw_webhook_expire(ngx_http_gw_webhook_zone_t *zone, ngx_uint_t force)
+{
+    time_t                       now;
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_rbtree_node_t           *node;
+    ngx_http_gw_webhook_node_t  *wn;
+
+    now = ngx_time();
+
+    for (n = 0; n < 2; n++) {
+
+        if (ngx_queue_empty(&zone->sh->queue)) {
+            return;
+        }
+
+        q = ngx_queue_last(&zone->sh->queue);
+        wn = ngx_queue_data(q, ngx_http_gw_webhook_node_t, queue);
+
+        if (!force && wn->expire > now) {
+            return;
+        }
+
+        force = 0;
+
+        ngx_queue_remove(q);
+
+        node = (ngx_rbtree_node_t *)
+                   ((u_char *) wn - offsetof(ngx_rbtree_node_t, color));
+
+        ngx_rbtree_delete(&zone->sh->rbtree, node);
+        ngx_slab_free_locked(zone->shpool, node);
+    }
+}
+
+
+static void
+ngx_http_gw_webhook_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t           **p;
+    ngx_http_gw_webhook_node_t   *wn, *wnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            wn = (ngx_http_gw_webhook_node_t *) &node->color;
+            wnt = (ngx_http_gw_webhook_node_t *) &temp->color;
+
+            p = (ngx_memcmp(wn->key, wnt->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN)
+                 < 0) ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * Internal redirects (error_page, try_files, named locations) erase module
+ * contexts; the pool cleanup that frees ours finds it again, as the realip
+ * module does, so a request is verified once and remembered once.
+ */
+
+static ngx_http_gw_webhook_ctx_t *
+ngx_http_gw_webhook_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_gw_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gw_webhook_module);
+
+    if (ctx != NULL || !(r->internal || r->filter_finalize)) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_gw_webhook_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_gw_webhook_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_gw_webhook_cleanup(void *data)
+{
+    ngx_http_gw_webhook_ctx_t  *ctx = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nmacs; i++) {
+        EVP_MAC_CTX_free(ctx->macs[i]);
+    }
+
+    ctx->nmacs = 0;
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_gw_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_webhook_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->status == NGX_HTTP_GW_WEBHOOK_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_http_gw_webhook_status_names[ctx->status].len;
+    v->data = ngx_http_gw_webhook_status_names[ctx->status].data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                  *s;
+    ngx_http_gw_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_webhook_get_ctx(r->main);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((u_char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_gw_webhook_zone_t  *ozone = data;
+
+    size_t                       len;
+    ngx_http_gw_webhook_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        /* reload: keep what was remembered */
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(zone->shpool,
+                              sizeof(ngx_http_gw_webhook_shctx_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_http_gw_webhook_rbtree_insert_value);
+
+    ngx_queue_init(&zone->sh->queue);
+
+    len = sizeof(" in gw_webhook_replay zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in gw_webhook_replay zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    zone->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_gw_webhook_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_webhook_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_webhook_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->macs = NULL;
+     *     conf->header = { 0, NULL };
+     *     conf->prefix = { 0, NULL };
+     */
+
+    conf->scheme = NGX_CONF_UNSET_UINT;
+    conf->secrets = NGX_CONF_UNSET_PTR;
+    conf->tolerance = NGX_CONF_UNSET;
+    conf->replay_zone = NGX_CONF_UNSET_PTR;
+    conf->replay_status = NGX_CONF_UNSET_UINT;
+    conf->digest = NGX_CONF_UNSET_UINT;
+    conf->encoding = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_gw_webhook_loc_conf_t  *prev = parent;
+    ngx_http_gw_webhook_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_uint_value(conf->scheme, prev->scheme,
+                              NGX_HTTP_GW_WEBHOOK_OFF);
+    ngx_conf_merge_ptr_value(conf->secrets, prev->secrets, NULL);
+    ngx_conf_merge_sec_value(conf->tolerance, prev->tolerance, 300);
+    ngx_conf_merge_ptr_value(conf->replay_zone, prev->replay_zone, NULL);
+    ngx_conf_merge_uint_value(conf->replay_status, prev->replay_status,
+                              NGX_HTTP_OK);
+    ngx_conf_merge_str_value(conf->header, prev->header, "");
+    ngx_conf_merge_str_value(conf->prefix, prev->prefix, "");
+    ngx_conf_merge_uint_value(conf->digest, prev->digest, 256);
+    ngx_conf_merge_uint_value(conf->encoding, prev->encoding,
+                              NGX_HTTP_GW_SIG_HEX);
+
+    if (conf->scheme == NGX_HTTP_GW_WEBHOOK_OFF) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->secrets == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gw_webhook\" is set but no "
+                           "\"gw_webhook_secret\" is given");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->scheme == NGX_HTTP_GW_WEBHOOK_HMAC && conf->header.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gw_webhook hmac\" needs \"gw_webhook_header\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the keyed MACs are made once, here, for each location that verifies */
+
+    if (conf->secrets == prev->secrets && conf->scheme == prev->scheme
+        && conf->digest == prev->digest && prev->macs != NULL)
+    {
+        conf->macs = prev->macs;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_gw_webhook_make_macs(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_webhook <scheme> | off */
+
+static char *
+ngx_http_gw_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_webhook_loc_conf_t *wlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && wlcf->scheme != NGX_HTTP_GW_WEBHOOK_OFF) {
+        ngx_http_gw_webhook_used = 1;
+    }
+
+    return rv;
+}
+
+
+/* gw_webhook_secret <string> | file=<path> */
+
+static char *
+ngx_http_gw_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_webhook_loc_conf_t *wlcf = conf;
+
+    u_char           *p;
+    ssize_t           n;
+    ngx_str_t        *value, *secret, path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+
+    if (wlcf->secrets == NGX_CONF_UNSET_PTR) {
+        wlcf->secrets = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (wlcf->secrets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    secret = ngx_array_push(wlcf->secrets);
+    if (secret == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(value[1].data, "file=", 5) != 0) {
+        *secret = value[1];
+        goto check;
+    }
+
+    path.data = value[1].data + 5;
+    path.len = value[1].len - 5;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 4096)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" is unreadable or larger "
+                           "than 4096 bytes", &path);
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (p == NULL) {
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, p, (size_t) ngx_file_size(&fi), 0);
+
+    (void) ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a trailing newline, as editors and "echo" leave, is not the secret's */
+
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'
+                     || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    secret->data = p;
+    secret->len = n;
+
+check:
+
+    if (secret->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty webhook secret");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_webhook_replay zone=<name>:<size> [status=<code>] | off */
+
+static char *
+ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_webhook_loc_conf_t *wlcf = conf;
+
+    u_char                      *p;
+    ssize_t                      size;
+    ngx_int_t                    status;
+    ngx_str_t                   *value, name, s;
+    ngx_uint_t                   i;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_gw_webhook_zone_t  *zone;
+
+    if (wlcf->replay_zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        wlcf->replay_zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    name.len = 0;
+    size = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(name.data, ':');
+            if (p == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "status=", 7) == 0) {
+
+            status = ngx_atoi(value[i].data + 7, value[i].len - 7);
+
+            if (status < 200 || status > 599) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid status \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            wlcf->replay_status = status;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_gw_webhook_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data == NULL) {
+        zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_webhook_zone_t));
+        if (zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        shm_zone->init = ngx_http_gw_webhook_init_zone;
+        shm_zone->data = zone;
+    }
+
+    wlcf->replay_zone = shm_zone;
+    ngx_http_gw_webhook_replay_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_webhook_header <name> */
+
+static char *
+ngx_http_gw_webhook_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    value = cf->args->elts;
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
+            || value[1].data[i] >= 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_make_macs(ngx_conf_t *cf,
+    ngx_http_gw_webhook_loc_conf_t *wlcf)
+{
+    size_t               len;
+    u_char              *key;
+    EVP_MAC             *mac;
+    ngx_str_t           *secret, src, dst;
+    ngx_uint_t           i, digest;
+    const char          *md;
+    OSSL_PARAM           params[2];
+    EVP_MAC_CTX        **mctx;
+    ngx_pool_cleanup_t  *cln;
+
+    digest = (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_HMAC) ? wlcf->digest : 256;
+
+    md = (digest == 1) ? "SHA1" : (digest == 512) ? "SHA512" : "SHA256";
+
+    wlcf->macs = ngx_array_create(cf->pool, wlcf->secrets->nelts,
+                                  sizeof(EVP_MAC_CTX *));
+    if (wlcf->macs == NULL) {
+        return NGX_ERROR;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "EVP_MAC_fetch(\"HMAC\") failed");
+        return NGX_ERROR;
+    }
+
+    secret = wlcf->secrets->elts;
+
+    for (i = 0; i < wlcf->secrets->nelts; i++) {
+
+        key = secret[i].data;
+        len = secret[i].len;
+
+        if (wlcf->scheme == NGX_HTTP_GW_WEBHOOK_STANDARD) {
+            /* "whsec_" followed by the base64 of the key */
+
+            src = secret[i];
+
+            if (src.len > 6 && ngx_strncmp(src.data, "whsec_", 6) == 0) {
+                src.data += 6;
+                src.len -= 6;
+            }
+
+            dst.data = ngx_pnalloc(cf->pool,
+                                   ngx_base64_decoded_length(src.len));
+            if (dst.data == NULL) {
+                goto failed;
+            }
+
+            if (ngx_decode_base64(&dst, &src) != NGX_OK || dst.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "a Standard Webhooks secret must be "
+                                   "\"whsec_\" and the base64 of the key");
+                goto failed;
+            }
+
+            key = dst.data;
+            len = dst.len;
+        }
+
+        mctx = ngx_array_push(wlcf->macs);
+        if (mctx == NULL) {
+            goto failed;
+        }
+
+        *mctx = EVP_MAC_CTX_new(mac);
+        if (*mctx == NULL) {
+            wlcf->macs->nelts--;
+            goto failed;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            EVP_MAC_CTX_free(*mctx);
+            goto failed;
+        }
+
+        cln->handler = ngx_http_gw_webhook_free_mac;
+        cln->data = *mctx;
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *) md, 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        if (EVP_MAC_init(*mctx, key, len, params) != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "EVP_MAC_init(HMAC-%s) failed", md);
+            goto failed;
+        }
+    }
+
+    EVP_MAC_free(mac);
+
+    return NGX_OK;
+
+failed:
+
+    EVP_MAC_free(mac);
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_gw_webhook_free_mac(void *data)
+{
+    EVP_MAC_CTX_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    ngx_http_gw_webhook_used = 0;
+    ngx_http_gw_webhook_replay_used = 0;
+
+    for (v = ngx_http_gw_webhook_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_webhook_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (!ngx_http_gw_webhook_used) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_gw_webhook_handler;
+
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_gw_webhook_body_filter;
+
+    if (ngx_http_gw_webhook_replay_used) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_gw_webhook_log_handler;
+    }
+
+    return NGX_OK;
+}
