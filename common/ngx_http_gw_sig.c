@@ -10,6 +10,7 @@
 #include "ngx_http_gw_sig.h"
 
 
+static u_char ngx_http_gw_sig_hex(u_char c);
 static u_char *ngx_http_gw_sig_trim(u_char *p, u_char *last, u_char **end);
 
 
@@ -178,7 +179,7 @@ ngx_int_t
 ngx_http_gw_sig_decode(ngx_uint_t encoding, u_char *src, size_t len,
     u_char *dst, size_t *dlen)
 {
-    u_char     c, hi, lo;
+    u_char     hi, lo;
     size_t     i;
     ngx_str_t  in, out;
 
@@ -193,14 +194,8 @@ ngx_http_gw_sig_decode(ngx_uint_t encoding, u_char *src, size_t len,
         }
 
         for (i = 0; i < len / 2; i++) {
-
-            c = src[2 * i] | 0x20;
-            hi = (c >= '0' && c <= '9') ? c - '0'
-                 : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : 0xff;
-
-            c = src[2 * i + 1] | 0x20;
-            lo = (c >= '0' && c <= '9') ? c - '0'
-                 : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : 0xff;
+            hi = ngx_http_gw_sig_hex(src[2 * i]);
+            lo = ngx_http_gw_sig_hex(src[2 * i + 1]);
 
             if (hi == 0xff || lo == 0xff) {
                 return NGX_DECLINED;
@@ -247,6 +242,27 @@ ngx_http_gw_sig_decode(ngx_uint_t encoding, u_char *src, size_t len,
     *dlen = out.len;
 
     return NGX_OK;
+}
+
+
+/* the value of one hex digit, either case; 0xff for anything else */
+
+static u_char
+ngx_http_gw_sig_hex(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return 0xff;
 }
 
 
