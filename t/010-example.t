@@ -38,7 +38,7 @@ use Time::HiRes qw(time sleep);
 
 my $root = abs_path("$FindBin::Bin/..");
 my $example = "$root/examples/nginx.conf";
-my $prefix = "$root/build/t/010-example";
+my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t") . "/010-example";
 my $nginx = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
 my $modules_dir = $ENV{TEST_NGINX_MODULES_DIR} // "$root/build/modules";
 
