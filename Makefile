@@ -18,7 +18,7 @@ TOP          := $(CURDIR)
 BUILD        ?= $(TOP)/build
 NGX_SRC      ?= /usr/share/nginx/src
 NGX_BUILD    := $(BUILD)/nginx
-NGINX        ?= /usr/sbin/nginx
+NGINX_BIN    ?= /usr/sbin/nginx
 MODULES_DIR  := $(BUILD)/modules
 ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
 PROVE_JOBS   ?= 2
@@ -89,7 +89,7 @@ modules-build: deps $(NGX_BUILD)/objs/Makefile
 # Each test file gets its own prefix and ports (t/lib); servers the tests
 # need are started by t/run on free loopback ports.
 test: modules
-	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS) $(ECHO_MODULE)" \
 	TEST_NGINX_MODULES_DIR=$(MODULES_DIR) \
 	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
@@ -97,11 +97,11 @@ test: modules
 demo: modules
 	mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
 	ln -sfn ../modules $(BUILD)/demo/modules
-	exec $(NGINX) -p $(BUILD)/demo/ -c $(TOP)/examples/nginx.conf \
+	exec $(NGINX_BIN) -p $(BUILD)/demo/ -c $(TOP)/examples/nginx.conf \
 	    -g 'daemon off;'
 
 bench: modules
-	NGINX=$(NGINX) GW_MODULES_DIR=$(MODULES_DIR) BENCH_OUT=$(BUILD)/bench \
+	NGINX=$(NGINX_BIN) GW_MODULES_DIR=$(MODULES_DIR) BENCH_OUT=$(BUILD)/bench \
 	    bench/run
 
 clean:

@@ -1,0 +1,243 @@
+#!/usr/bin/perl
+#
+# bench/lib/report.pl STATUS ROUNDS OUT WORK: called by bench/run.
+#
+# Reads the per-scenario outcome (STATUS: scenario, baseline, status,
+# reason, target, description) and the per-round figures (ROUNDS, with a
+# header line), prints the summary table, writes OUT/report.md (summary plus
+# raw rounds) and WORK/chart.{dat,gp} for gnuplot to draw OUT/report.png.
+# Run parameters come from the environment (see the end of bench/run).
+
+use strict;
+use warnings;
+
+my ($status_file, $rounds_file, $out, $work) = @ARGV;
+die "usage: report.pl STATUS ROUNDS OUT WORK\n" unless defined $work;
+
+my (@scenarios, %rounds);
+
+open my $fh, '<', $status_file or die "$status_file: $!\n";
+while (<$fh>) {
+    chomp;
+    my %s;
+    @s{qw(name baseline status reason target description)} = split /\t/, $_, -1;
+    push @scenarios, \%s;
+}
+close $fh;
+
+# $rounds{scenario}{role} = [ { rps, p99_us, ... }, ... ]
+open $fh, '<', $rounds_file or die "$rounds_file: $!\n";
+my @cols = split /\t/, scalar <$fh>;
+chomp @cols;
+my @raw;
+while (<$fh>) {
+    chomp;
+    my %r;
+    @r{@cols} = split /\t/, $_, -1;
+    push @{ $rounds{ $r{scenario} }{ $r{role} } }, \%r;
+    push @raw, \%r;
+}
+close $fh;
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return undef unless @v;
+    my $m = int(@v / 2);
+    return @v % 2 ? $v[$m] : ($v[$m - 1] + $v[$m]) / 2;
+}
+
+sub ms { defined $_[0] ? sprintf('%.2f ms', $_[0] / 1000) : '—' }
+sub rps { defined $_[0] ? sprintf('%.0f', $_[0]) : '—' }
+
+my (@table, @notes, @chart);
+my $dash = '—';
+
+for my $s (@scenarios) {
+    my $self = $s->{baseline} eq $s->{name};
+    my @row = ($s->{name}, $self ? "$dash (reference)" : $s->{baseline});
+
+    if ($s->{status} ne 'ok') {
+        push @table, [ @row, $s->{status} eq 'skipped' ? 'skipped' : 'FAILED',
+                       ($dash) x 5 ];
+        push @notes, "`$s->{name}` $s->{status}: $s->{reason}";
+        next;
+    }
+
+    my $sr = $rounds{ $s->{name} }{scenario} || [];
+    my $br = $rounds{ $s->{name} }{baseline} || [];
+    my $rps = median(map { $_->{rps} } @$sr);
+    my $p99 = median(map { $_->{p99_us} } @$sr);
+    my ($brps, $bp99, $ratio);
+    unless ($self) {
+        $brps = median(map { $_->{rps} } @$br);
+        $bp99 = median(map { $_->{p99_us} } @$br);
+        $ratio = $rps / $brps if $brps;
+    }
+
+    my $target = $dash;
+    if ($s->{target} ne '') {
+        if (!defined $ratio) {
+            $target = "$s->{target} (no ratio)";
+        } elsif ($ratio >= $s->{target}) {
+            $target = "$s->{target} ok";
+        } else {
+            $target = "$s->{target} **MISSED**";
+            push @notes, sprintf('`%s` missed its target: ratio %.2f < %s',
+                                 $s->{name}, $ratio, $s->{target});
+        }
+    }
+
+    # the ratio, and in brackets the lowest and highest ratio of a round to
+    # the baseline round just before it: how much to trust the median
+    my $rcell = $dash;
+    if (defined $ratio) {
+        my @pr = map { $br->[$_]{rps} ? $sr->[$_]{rps} / $br->[$_]{rps} : () }
+                 0 .. ($#$sr < $#$br ? $#$sr : $#$br);
+        @pr = sort { $a <=> $b } @pr;
+        $rcell = sprintf('%.2f', $ratio);
+        $rcell .= sprintf(' (%.2f-%.2f)', $pr[0], $pr[-1]) if @pr > 1;
+    }
+
+    push @table, [ @row, rps($rps), ms($p99), rps($brps), ms($bp99), $rcell,
+                   $target ];
+
+    # sanity checks on what the backend saw
+    for my $r (@$sr, @$br) {
+        my $what = "`$s->{name}` $r->{role} round $r->{round} ($r->{run_as})";
+        if ($r->{backend_conns} * 10 > $r->{requests}) {
+            push @notes, "$what: $r->{backend_conns} new upstream "
+                . "connections for $r->{requests} requests "
+                . '(is upstream keepalive in use?)';
+        }
+        if ($r->{backend_requests} < 0.9 * $r->{requests}) {
+            push @notes, "$what: only $r->{backend_requests} of "
+                . "$r->{requests} requests reached the backend";
+        }
+    }
+
+    push @chart, [ $s->{name}, $self ? '?' : $brps, $rps,
+                   defined $ratio ? sprintf('%.2fx', $ratio) : 'reference',
+                   $self ? '(reference)' : "(vs $s->{baseline})" ];
+}
+
+my @head = ('scenario', 'baseline', 'req/s', 'p99', 'baseline req/s',
+            'baseline p99', 'ratio', 'target');
+my @align = qw(l l r r r r r l);
+
+sub md_table {
+    my ($head, $align, $rows) = @_;
+    my $t = '| ' . join(' | ', @$head) . " |\n";
+    $t .= '|' . join('|', map { $_ eq 'r' ? '---:' : '---' } @$align) . "|\n";
+    $t .= '| ' . join(' | ', @$_) . " |\n" for @$rows;
+    return $t;
+}
+
+my $summary = md_table(\@head, \@align, \@table);
+my $params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
+    . "-d$ENV{BENCH_DURATION}, $ENV{BENCH_ROUNDS} rounds per side "
+    . "(alternating, baseline first), warm-up $ENV{BENCH_WARMUP}; "
+    . "medians of the rounds; ratio = scenario req/s / baseline req/s, "
+    . "in brackets the range of the per-round ratios";
+my $chart_params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
+    . "-d$ENV{BENCH_DURATION}, medians of $ENV{BENCH_ROUNDS} alternating "
+    . "rounds; labels: scenario / baseline";
+my $notes = @notes ? "\n" . join('', map { "- $_\n" } @notes) : '';
+
+print "\n$summary$notes\n";
+
+# report.md: the same, the run's circumstances, then every round
+my $cpus = `nproc`;
+chomp $cpus;
+my $kernel = `uname -r`;
+chomp $kernel;
+
+open my $md, '>', "$out/report.md" or die "$out/report.md: $!\n";
+print $md "# nginx-gw benchmark\n\n";
+print $md "$ENV{STARTED_AT}; $ENV{NGINX_VERSION}; $ENV{WRK_VERSION}; ",
+    "$cpus CPUs, Linux $kernel; load average $ENV{LOAD_START} at the start, ",
+    "$ENV{LOAD_END} at the end.\n\n$params.\n\n";
+print $md $summary, $notes, "\n";
+print $md "![req/s, scenario vs baseline](report.png)\n\n";
+
+print $md "## Scenarios\n\n";
+print $md "- `$_->{name}`: $_->{description}\n" for @scenarios;
+
+print $md "\n## Rounds\n\n",
+    "Each round is one wrk run. *upstream conns* is the number of new ",
+    "connections the backend accepted during the round (about 0 when ",
+    "upstream keepalive works), *backend requests* how many requests ",
+    "reached it.\n\n";
+my @rows = map {
+    [ $_->{scenario}, $_->{role}, $_->{run_as}, $_->{round}, rps($_->{rps}),
+      ms($_->{p99_us}), $_->{requests}, $_->{errors}, $_->{backend_conns},
+      $_->{backend_requests} ]
+} @raw;
+print $md md_table([ 'scenario', 'role', 'run as', 'round', 'req/s', 'p99',
+                     'requests', 'errors', 'upstream conns',
+                     'backend requests' ],
+                   [ qw(l l l r r r r l r r) ], \@rows);
+close $md;
+
+# the chart: clustered bars (baseline, scenario) per scenario, the ratio
+# above each pair; a log scale when the req/s span more than 20x (1 MiB
+# bodies next to GETs)
+open my $dat, '>', "$work/chart.dat" or die "$work/chart.dat: $!\n";
+my @all = grep { $_ ne '?' } map { @$_[1, 2] } @chart;
+my ($max, $min) = (1, 1);
+if (@all) {
+    ($min, $max) = (sort { $a <=> $b } @all)[0, -1];
+}
+my $log = $min > 0 && $max / $min > 20;
+for my $c (@chart) {
+    my $top = $c->[1] eq '?' || $c->[2] > $c->[1] ? $c->[2] : $c->[1];
+    my $y = $log ? $top * 1.25 : $top + $max * 0.03;
+    printf $dat "%s\t%s\t%.1f\t%s\t%.1f\t%s\n",
+        $c->[0], $c->[1] eq '?' ? '?' : sprintf('%.1f', $c->[1]), $c->[2],
+        $c->[3], $y, $c->[4];
+}
+close $dat;
+
+my $yrange = $log ? sprintf('[%g:%g]', 10 ** int(log($min / 2) / log(10)),
+                            $max * 3)
+                  : sprintf('[0:%g]', $max * 1.12);
+open my $gp, '>', "$work/chart.gp" or die "$work/chart.gp: $!\n";
+my $width = 300 + 130 * @chart;
+$width = 800 if $width < 800;
+if (@chart) {
+    print $gp <<EOF;
+# generated by bench/lib/report.pl
+set terminal pngcairo size $width,560 noenhanced font "sans,10"
+set output "$out/report.png"
+set title "nginx-gw: req/s, baseline vs scenario\\n$chart_params"
+set datafile separator "\\t"
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top right
+set grid ytics
+set ylabel "requests/s@{[ $log ? ' (log scale)' : '' ]}"
+set yrange $yrange
+@{[ $log ? 'set logscale y' : 'unset logscale y' ]}
+set xtics nomirror
+set bmargin 4
+plot "$work/chart.dat" \\
+        using 2:xtic(stringcolumn(1) . "\\n" . stringcolumn(6)) \\
+        title "baseline" lc rgb "#9a9a9a", \\
+     "" using 3 title "scenario" lc rgb "#2f6db3", \\
+     "" using 0:5:4 with labels font "sans,10" notitle
+EOF
+} else {
+    # nothing was measured (all skipped or failed): an empty chart
+    print $gp <<EOF;
+set terminal pngcairo size 800,300 noenhanced font "sans,10"
+set output "$out/report.png"
+set title "nginx-gw: req/s, baseline vs scenario"
+set label "no scenario was measured, see report.md" at graph 0.5,0.5 center
+unset border
+unset tics
+plot [0:1] [0:1] NaN notitle
+EOF
+}
+close $gp;
