@@ -424,6 +424,27 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
 }
 
 
+# -- circuit breaker (gw_breaker on "payments") -----------------------------
+
+{
+    my $dead = $port{9005};
+    my $refused = sub {
+        my @n = error_log() =~ /connect\(\) failed .*127\.0\.0\.1:\Q$dead\E/g;
+        return scalar @n;
+    };
+    my $before = $refused->();
+
+    my @status = map { get('/payments/x')->{status} } 1 .. 10;
+    is_deeply(\@status, [ (200) x 10 ],
+              'breaker: clients see 200 while the dead server fails');
+    like(error_log(),
+         qr/gw_breaker: peer 127\.0\.0\.1:\Q$dead\E of upstream "payments" opened: 2 consecutive failures/,
+         'breaker: opened after two failures');
+    is($refused->() - $before, 2,
+       'breaker: the dead server was tried twice, then skipped');
+}
+
+
 # -- TLS ---------------------------------------------------------------------
 
 SKIP: {
@@ -565,4 +586,11 @@ sub slurp {
     open my $f, '<', $_[0] or return "($_[0]: $!)";
     local $/;
     return <$f>;
+}
+
+
+sub error_log {
+    open my $fh, '<', "$prefix/logs/error.log" or return '';
+    local $/;
+    return <$fh>;
 }
