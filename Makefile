@@ -30,7 +30,8 @@ DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
             libnginx-mod-http-echo libtest-base-perl libcrypt-jwt-perl \
             redis-server valgrind wrk gnuplot-nox openssl procps
 
-MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module
+MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
+                ngx_http_gw_lb_least_time_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
 .PHONY: all modules modules-build deps test demo bench clean
