@@ -14,13 +14,17 @@
  *
  * Each upstream's breakers live in a shared zone of their own, named after
  * the upstream and keyed by peer address, so they survive reload (nginx
- * copies an upstream's own zone anew on every reload).
+ * copies an upstream's own zone anew on every reload): see
+ * common/ngx_http_gw_peer_zone.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include "ngx_http_gw_common.h"
+#include "ngx_http_gw_peer_zone.h"
 
 
 #define NGX_HTTP_GW_BREAKER_CLOSED      0
@@ -30,10 +34,6 @@
 /* the failure-rate window is kept as this many buckets */
 #define NGX_HTTP_GW_BREAKER_BUCKETS     10
 
-#define NGX_HTTP_GW_BREAKER_NAME_LEN    128
-
-#define NGX_HTTP_GW_BREAKER_ZONE_SIZE   (256 * 1024)
-
 /* outcomes of one attempt */
 #define NGX_HTTP_GW_BREAKER_SUCCESS     0
 #define NGX_HTTP_GW_BREAKER_FAILURE     1
@@ -41,6 +41,7 @@
 
 
 typedef struct {
+    ngx_http_gw_peer_name_t             name;
     ngx_uint_t                          state;
     ngx_uint_t                          consecutive;
     ngx_uint_t                          successes;
@@ -51,15 +52,7 @@ typedef struct {
     ngx_msec_t                          epoch[NGX_HTTP_GW_BREAKER_BUCKETS];
     uint32_t                            total[NGX_HTTP_GW_BREAKER_BUCKETS];
     uint32_t                            failed[NGX_HTTP_GW_BREAKER_BUCKETS];
-    size_t                              name_len;
-    u_char                              name[NGX_HTTP_GW_BREAKER_NAME_LEN];
 } ngx_http_gw_breaker_peer_t;
-
-
-typedef struct {
-    ngx_uint_t                          npeers;
-    ngx_http_gw_breaker_peer_t         *peers;
-} ngx_http_gw_breaker_shctx_t;
 
 
 typedef struct {
@@ -74,11 +67,7 @@ typedef struct {
     ngx_uint_t                          successes;
     ngx_uint_t                          failure_mask;
 
-    ngx_str_t                          *upstream;
-    ngx_array_t                        *names;       /* ngx_str_t */
-    ngx_shm_zone_t                     *shm_zone;
-    ngx_http_gw_breaker_shctx_t        *sh;
-    ngx_slab_pool_t                    *shpool;
+    ngx_http_gw_peer_zone_t             zone;
 
     ngx_http_upstream_init_pt           original_init_upstream;
     ngx_http_upstream_init_peer_pt      original_init_peer;
@@ -130,8 +119,6 @@ static ngx_int_t ngx_http_gw_breaker_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc,
     void *data);
-static ngx_http_gw_breaker_peer_t *ngx_http_gw_breaker_find(
-    ngx_http_gw_breaker_srv_conf_t *bcf, ngx_str_t *name);
 static ngx_uint_t ngx_http_gw_breaker_allow(
     ngx_http_gw_breaker_srv_conf_t *bcf, ngx_http_gw_breaker_peer_t *p,
     ngx_http_gw_breaker_peer_data_t *bp, ngx_http_gw_breaker_change_t *ch);
@@ -158,8 +145,8 @@ static ngx_int_t ngx_http_gw_breaker_state_variable(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
-static ngx_int_t ngx_http_gw_breaker_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
+static void ngx_http_gw_breaker_reset(ngx_http_gw_peer_zone_t *pz,
+    void *entry);
 static void *ngx_http_gw_breaker_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_breaker_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_breaker_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -340,13 +327,13 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
         ngx_memzero(&ch, sizeof(ngx_http_gw_breaker_change_t));
         ch.to = (ngx_uint_t) -1;
 
-        ngx_shmtx_lock(&bcf->shpool->mutex);
+        ngx_shmtx_lock(&bcf->zone.shpool->mutex);
 
-        p = ngx_http_gw_breaker_find(bcf, pc->name);
+        p = ngx_http_gw_peer_zone_find(&bcf->zone, pc->name);
 
         if (p == NULL) {
             /* not a peer of the configuration: nothing to decide */
-            ngx_shmtx_unlock(&bcf->shpool->mutex);
+            ngx_shmtx_unlock(&bcf->zone.shpool->mutex);
             return rc;
         }
 
@@ -356,7 +343,7 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
             next = ngx_min(next, p->open_until - ngx_current_msec);
         }
 
-        ngx_shmtx_unlock(&bcf->shpool->mutex);
+        ngx_shmtx_unlock(&bcf->zone.shpool->mutex);
 
         if (ch.to != (ngx_uint_t) -1) {
             ngx_http_gw_breaker_log_change(pc->log, bcf, p, &ch);
@@ -385,7 +372,7 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
         bp->original_free_peer(pc, bp->data, 0);
         pc->tries = tries;
 
-        if (n >= bcf->names->nelts) {
+        if (n >= bcf->zone.names->nelts) {
             rc = NGX_BUSY;
             break;
         }
@@ -408,36 +395,9 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_log_error(NGX_LOG_INFO, pc->log, 0,
                   "gw_breaker: every peer of upstream \"%V\" is open, "
-                  "failing fast", bcf->upstream);
+                  "failing fast", bcf->zone.upstream);
 
     return NGX_BUSY;
-}
-
-
-/* under the zone's mutex: the breaker of the peer with this address */
-
-static ngx_http_gw_breaker_peer_t *
-ngx_http_gw_breaker_find(ngx_http_gw_breaker_srv_conf_t *bcf,
-    ngx_str_t *name)
-{
-    ngx_uint_t                   i;
-    ngx_http_gw_breaker_peer_t  *p;
-
-    if (name == NULL) {
-        return NULL;
-    }
-
-    p = bcf->sh->peers;
-
-    for (i = 0; i < bcf->sh->npeers; i++) {
-        if (p[i].name_len == name->len
-            && ngx_memcmp(p[i].name, name->data, name->len) == 0)
-        {
-            return &p[i];
-        }
-    }
-
-    return NULL;
 }
 
 
@@ -504,10 +464,10 @@ ngx_http_gw_breaker_free_peer(ngx_peer_connection_t *pc, void *data,
 
         outcome = ngx_http_gw_breaker_outcome(bp, pc, state);
 
-        ngx_shmtx_lock(&bcf->shpool->mutex);
+        ngx_shmtx_lock(&bcf->zone.shpool->mutex);
 
         if (outcome == NGX_HTTP_GW_BREAKER_NEUTRAL) {
-            if (bp->probe) {
+            if (bp->probe && p->probes) {
                 p->probes--;
             }
 
@@ -519,7 +479,7 @@ ngx_http_gw_breaker_free_peer(ngx_peer_connection_t *pc, void *data,
 
         bp->state = p->state;
 
-        ngx_shmtx_unlock(&bcf->shpool->mutex);
+        ngx_shmtx_unlock(&bcf->zone.shpool->mutex);
 
         bp->probe = 0;
         bp->current = NULL;
@@ -678,7 +638,9 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
             return;
         }
 
-        p->probes--;
+        if (p->probes) {
+            p->probes--;
+        }
 
         if (failed) {
             ngx_http_gw_breaker_trip(p, ngx_min(p->open_time * 2,
@@ -733,8 +695,8 @@ ngx_http_gw_breaker_log_change(ngx_log_t *log,
 {
     ngx_str_t  name;
 
-    name.len = p->name_len;
-    name.data = p->name;
+    name.len = p->name.name_len;
+    name.data = p->name.name;
 
     switch (ch->to) {
 
@@ -745,20 +707,20 @@ ngx_http_gw_breaker_log_change(ngx_log_t *log,
                           "gw_breaker: peer %V of upstream \"%V\" opened: "
                           "failure rate %ui%% over %ui requests, "
                           "next probe in %M ms",
-                          &name, bcf->upstream, ch->rate, ch->count,
+                          &name, bcf->zone.upstream, ch->rate, ch->count,
                           ch->open_time);
 
         } else if (ch->count) {
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "gw_breaker: peer %V of upstream \"%V\" opened: "
                           "%ui consecutive failures, next probe in %M ms",
-                          &name, bcf->upstream, ch->count, ch->open_time);
+                          &name, bcf->zone.upstream, ch->count, ch->open_time);
 
         } else {
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "gw_breaker: peer %V of upstream \"%V\" opened: "
                           "%s, next probe in %M ms",
-                          &name, bcf->upstream, ch->cause, ch->open_time);
+                          &name, bcf->zone.upstream, ch->cause, ch->open_time);
         }
 
         break;
@@ -766,13 +728,13 @@ ngx_http_gw_breaker_log_change(ngx_log_t *log,
     case NGX_HTTP_GW_BREAKER_HALF_OPEN:
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "gw_breaker: peer %V of upstream \"%V\" half-open: "
-                      "%s, probing", &name, bcf->upstream, ch->cause);
+                      "%s, probing", &name, bcf->zone.upstream, ch->cause);
         break;
 
     default: /* NGX_HTTP_GW_BREAKER_CLOSED */
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "gw_breaker: peer %V of upstream \"%V\" closed: "
-                      "%ui %s", &name, bcf->upstream, ch->count, ch->cause);
+                      "%ui %s", &name, bcf->zone.upstream, ch->count, ch->cause);
     }
 }
 
@@ -792,13 +754,13 @@ ngx_http_gw_breaker_cleanup(void *data)
     bcf = bp->conf;
     p = bp->current;
 
-    ngx_shmtx_lock(&bcf->shpool->mutex);
+    ngx_shmtx_lock(&bcf->zone.shpool->mutex);
 
     if (p->state == NGX_HTTP_GW_BREAKER_HALF_OPEN && p->probes) {
         p->probes--;
     }
 
-    ngx_shmtx_unlock(&bcf->shpool->mutex);
+    ngx_shmtx_unlock(&bcf->zone.shpool->mutex);
 
     bp->probe = 0;
 }
@@ -960,17 +922,13 @@ ngx_http_gw_breaker_state_variable(ngx_http_request_t *r,
 
 /*
  * Configuration time: the wrapped balancer builds its peers, then the
- * breakers' zone is named after the upstream and sized for its peers.
+ * breakers' zone is added for them.
  */
 
 static ngx_int_t
 ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_str_t                        name, *pname;
-    ngx_uint_t                       i;
-    ngx_http_upstream_rr_peer_t     *peer;
-    ngx_http_upstream_rr_peers_t    *peers;
     ngx_http_gw_breaker_srv_conf_t  *bcf;
 
     bcf = ngx_http_conf_upstream_srv_conf(us, ngx_http_gw_breaker_module);
@@ -982,179 +940,23 @@ ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     bcf->original_init_peer = us->peer.init;
     us->peer.init = ngx_http_gw_breaker_init_peer;
 
-    bcf->upstream = &us->host;
     bcf->initialized = 1;
+    bcf->zone.reset = ngx_http_gw_breaker_reset;
 
-    /* every balancer of nginx builds round-robin peers: primary, backup */
-
-    bcf->names = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (bcf->names == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (peers = us->peer.data; peers; peers = peers->next) {
-        for (peer = peers->peer; peer; peer = peer->next) {
-
-            if (peer->name.len > NGX_HTTP_GW_BREAKER_NAME_LEN) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "gw_breaker: peer name \"%V\" in upstream "
-                                   "\"%V\" is too long", &peer->name,
-                                   &us->host);
-                return NGX_ERROR;
-            }
-
-            pname = ngx_array_push(bcf->names);
-            if (pname == NULL) {
-                return NGX_ERROR;
-            }
-
-            *pname = peer->name;
-        }
-    }
-
-    i = bcf->names->nelts * sizeof(ngx_http_gw_breaker_peer_t);
-
-    if (i > NGX_HTTP_GW_BREAKER_ZONE_SIZE / 2) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gw_breaker: too many peers in upstream \"%V\"",
-                           &us->host);
-        return NGX_ERROR;
-    }
-
-    name.len = sizeof("gw_breaker:") - 1 + us->host.len;
-    name.data = ngx_pnalloc(cf->pool, name.len);
-    if (name.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(name.data, "gw_breaker:%V", &us->host);
-
-    bcf->shm_zone = ngx_shared_memory_add(cf, &name,
-                                          NGX_HTTP_GW_BREAKER_ZONE_SIZE,
-                                          &ngx_http_gw_breaker_module);
-    if (bcf->shm_zone == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (bcf->shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\"", &name);
-        return NGX_ERROR;
-    }
-
-    bcf->shm_zone->init = ngx_http_gw_breaker_init_zone;
-    bcf->shm_zone->data = bcf;
-
-    return NGX_OK;
+    return ngx_http_gw_peer_zone_add(cf, us, &bcf->zone, "gw_breaker",
+                                     sizeof(ngx_http_gw_breaker_peer_t),
+                                     &ngx_http_gw_breaker_module);
 }
 
 
-/*
- * The peers' breakers, in peer order; on reload a peer that is still
- * there, by address, keeps its breaker.
- */
+/* on reload: probes in flight belong to the old workers */
 
-static ngx_int_t
-ngx_http_gw_breaker_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+static void
+ngx_http_gw_breaker_reset(ngx_http_gw_peer_zone_t *pz, void *entry)
 {
-    ngx_http_gw_breaker_srv_conf_t  *obcf = data;
+    ngx_http_gw_breaker_peer_t  *p = entry;
 
-    size_t                           len;
-    ngx_str_t                       *name;
-    ngx_uint_t                       i, j;
-    ngx_http_gw_breaker_peer_t      *peers, *old;
-    ngx_http_gw_breaker_shctx_t     *sh;
-    ngx_http_gw_breaker_srv_conf_t  *bcf;
-
-    bcf = shm_zone->data;
-    bcf->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (obcf) {
-        sh = obcf->sh;
-
-    } else if (shm_zone->shm.exists) {
-        sh = bcf->shpool->data;
-
-    } else {
-        sh = ngx_slab_alloc(bcf->shpool, sizeof(ngx_http_gw_breaker_shctx_t));
-        if (sh == NULL) {
-            return NGX_ERROR;
-        }
-
-        sh->npeers = 0;
-        sh->peers = NULL;
-
-        bcf->shpool->data = sh;
-
-        len = sizeof(" in gw_breaker zone \"\"") + shm_zone->shm.name.len;
-
-        bcf->shpool->log_ctx = ngx_slab_alloc(bcf->shpool, len);
-        if (bcf->shpool->log_ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(bcf->shpool->log_ctx, " in gw_breaker zone \"%V\"%Z",
-                    &shm_zone->shm.name);
-    }
-
-    bcf->sh = sh;
-
-    name = bcf->names->elts;
-    old = sh->peers;
-
-    /* the same peers as before (the usual reload): keep them in place */
-
-    if (old && sh->npeers == bcf->names->nelts) {
-
-        for (i = 0; i < sh->npeers; i++) {
-            if (old[i].name_len != name[i].len
-                || ngx_memcmp(old[i].name, name[i].data, name[i].len) != 0)
-            {
-                break;
-            }
-        }
-
-        if (i == sh->npeers) {
-            return NGX_OK;
-        }
-    }
-
-    /*
-     * The peers changed: a new array, each remaining peer with its state.
-     * The old one is not freed: workers of the previous configuration may
-     * still hold pointers into it until they exit.
-     */
-
-    peers = ngx_slab_calloc(bcf->shpool, bcf->names->nelts
-                                         * sizeof(ngx_http_gw_breaker_peer_t));
-    if (peers == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_shmtx_lock(&bcf->shpool->mutex);
-
-    for (i = 0; i < bcf->names->nelts; i++) {
-
-        for (j = 0; j < sh->npeers; j++) {
-            if (old[j].name_len == name[i].len
-                && ngx_memcmp(old[j].name, name[i].data, name[i].len) == 0)
-            {
-                peers[i] = old[j];
-                peers[i].probes = 0;
-                break;
-            }
-        }
-
-        peers[i].name_len = name[i].len;
-        ngx_memcpy(peers[i].name, name[i].data, name[i].len);
-    }
-
-    sh->peers = peers;
-    sh->npeers = bcf->names->nelts;
-
-    ngx_shmtx_unlock(&bcf->shpool->mutex);
-
-    return NGX_OK;
+    p->probes = 0;
 }
 
 
