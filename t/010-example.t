@@ -246,6 +246,44 @@ ok($a_count >= 27 && $a_count <= 33 && $a_count + $b_count == 40,
     is(scalar(uniq(@quick)), 1, 'least_conn: all went to the idle server');
 }
 
+# gw_least_time header inflight: the same, by the busy server's running
+# request and active count; gw_least_bandwidth: bytes spread over both.
+
+{
+    get('/lb/least-time/seed') for 1 .. 4;
+
+    my $slow = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $gw, Timeout => 5)
+        or die "connect: $!";
+    print $slow "GET /lb/least-time/slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                . "Connection: close\r\n\r\n";
+
+    my $deadline = time + 2;
+    while (time < $deadline) {
+        my ($writing) = get('/nginx_status')->{content} =~ /Writing: (\d+)/;
+        last if ($writing // 0) >= 3;
+        sleep 0.02;
+    }
+
+    sleep 0.1;
+    my @quick = map { backend(get('/lb/least-time/quick')) } 1 .. 6;
+
+    my $reply = do { local $/; <$slow> } // '';
+    close $slow;
+
+    my ($busy) = $reply =~ /^backend: (\S+)/m;
+    ok(defined $busy, 'least_time: slow request answered') or diag($reply);
+    $busy //= '?';
+
+    is(scalar(grep { $_ eq $busy } @quick), 0,
+       "least_time: no quick request went to the busy $busy")
+        or diag("quick: @quick");
+
+    my @bw = map { backend(get('/lb/least-bandwidth/x')) } 1 .. 10;
+    is(scalar(uniq(@bw)), 2, 'least_bandwidth: both servers used')
+        or diag("@bw");
+}
+
 # ip_hash: one client address, one server.
 
 @seen = map { backend(get('/lb/ip-hash/')) } 1 .. 10;
