@@ -94,6 +94,7 @@ typedef struct {
     ngx_str_t                       timestamp;
     ngx_shm_zone_t                 *replay_zone;
     time_t                          replay_ttl;
+    time_t                          ts;
     u_char                          key[NGX_HTTP_GW_WEBHOOK_KEY_LEN];
     u_char                          scheme;
     unsigned                        done:1;
@@ -364,6 +365,25 @@ ngx_http_gw_webhook_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_gw_webhook_get_ctx(r);
 
+    if (r->error_page && r->err_status >= NGX_HTTP_BAD_REQUEST
+        && ((ctx == NULL && r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)
+            || (ctx != NULL && !ctx->done)))
+    {
+        /*
+         * An error page for a body that could not be read (too large,
+         * broken chunks, timeout): there is no delivery to verify, and the
+         * body never reaches a backend.  nginx's status stands.
+         */
+
+        if (ctx) {
+            ctx->done = 1;
+            ctx->hashing = 0;
+            ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+        }
+
+        return r->err_status;
+    }
+
     if (ctx != NULL) {
         /* body being read, or verified once already (internal redirect) */
         return ctx->done ? ngx_http_gw_webhook_answer(r, ctx) : NGX_DONE;
@@ -600,6 +620,7 @@ ngx_http_gw_webhook_headers(ngx_http_request_t *r,
     }
 
     now = ngx_time();
+    ctx->ts = ts;
 
     if (ts < now - wlcf->tolerance || ts > now + wlcf->tolerance) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -929,6 +950,7 @@ ngx_http_gw_webhook_verify(ngx_http_request_t *r,
     uint32_t                     hash;
     ngx_uint_t                   i, j, match;
     EVP_MD_CTX                  *dctx;
+    ngx_http_gw_webhook_node_t  *wn;
     ngx_http_gw_webhook_zone_t  *zone;
 
     ctx->done = 1;
@@ -1004,7 +1026,9 @@ ngx_http_gw_webhook_verify(ngx_http_request_t *r,
 
     ngx_http_gw_webhook_expire(zone, 0);
 
-    if (ngx_http_gw_webhook_lookup(zone, ctx->key, hash) != NULL) {
+    wn = ngx_http_gw_webhook_lookup(zone, ctx->key, hash);
+
+    if (wn != NULL && wn->expire > ngx_time()) {
         ctx->status = NGX_HTTP_GW_WEBHOOK_REPLAYED;
     }
 
@@ -1063,6 +1087,7 @@ static ngx_int_t
 ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
 {
     size_t                       n;
+    time_t                       expire;
     uint32_t                     hash;
     ngx_uint_t                   status;
     ngx_rbtree_node_t           *node;
@@ -1088,12 +1113,15 @@ ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
     zone = ctx->replay_zone->data;
     hash = ngx_crc32_short(ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
 
+    /* as long as the sender's timestamp is acceptable, and no shorter */
+    expire = ngx_max(ngx_time(), ctx->ts) + ctx->replay_ttl;
+
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     wn = ngx_http_gw_webhook_lookup(zone, ctx->key, hash);
 
     if (wn != NULL) {
-        wn->expire = ngx_time() + ctx->replay_ttl;
+        wn->expire = expire;
         ngx_queue_remove(&wn->queue);
         ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
         goto done;
@@ -1120,7 +1148,7 @@ ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
 
     wn = (ngx_http_gw_webhook_node_t *) &node->color;
     ngx_memcpy(wn->key, ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
-    wn->expire = ngx_time() + ctx->replay_ttl;
+    wn->expire = expire;
 
     ngx_rbtree_insert(&zone->sh->rbtree, node);
     ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
@@ -1133,7 +1161,7 @@ done:
 }
 
 
-/* under the zone's mutex */
+/* under the zone's mutex: the node of a delivery, expired or not */
 
 static ngx_http_gw_webhook_node_t *
 ngx_http_gw_webhook_lookup(ngx_http_gw_webhook_zone_t *zone, u_char *key,
@@ -1163,7 +1191,7 @@ ngx_http_gw_webhook_lookup(ngx_http_gw_webhook_zone_t *zone, u_char *key,
         rc = ngx_memcmp(key, wn->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
 
         if (rc == 0) {
-            return (wn->expire > ngx_time()) ? wn : NULL;
+            return wn;
         }
 
         node = (rc < 0) ? node->left : node->right;
@@ -1445,8 +1473,14 @@ ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_GW_WEBHOOK_OFF);
     ngx_conf_merge_ptr_value(conf->secrets, prev->secrets, NULL);
     ngx_conf_merge_sec_value(conf->tolerance, prev->tolerance, 300);
-    ngx_conf_merge_ptr_value(conf->replay_zone, prev->replay_zone, NULL);
-    ngx_conf_merge_uint_value(conf->replay_status, prev->replay_status,
+    if (conf->replay_zone == NGX_CONF_UNSET_PTR) {
+        /* the zone and its status come together from the outer level */
+        conf->replay_zone = prev->replay_zone;
+        conf->replay_status = prev->replay_status;
+    }
+
+    ngx_conf_merge_ptr_value(conf->replay_zone, NULL, NULL);
+    ngx_conf_merge_uint_value(conf->replay_status, NGX_CONF_UNSET_UINT,
                               NGX_HTTP_OK);
     ngx_conf_merge_str_value(conf->header, prev->header, "");
     ngx_conf_merge_str_value(conf->prefix, prev->prefix, "");
