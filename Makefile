@@ -31,7 +31,7 @@ DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
             redis-server valgrind wrk gnuplot-nox openssl procps
 
 MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
-                ngx_http_gw_lb_least_time_module
+                ngx_http_gw_lb_least_time_module ngx_http_gw_auth_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
 .PHONY: all modules modules-build deps test demo bench clean

@@ -1,0 +1,3222 @@
+
+/*
+ * Copyright (C) nginx-gw authors
+ *
+ * ngx_http_gw_auth_module: JWT verification (key files, JWKS fetched
+ * through subrequests and shared by all workers, key rotation), OAuth2
+ * token introspection (RFC 7662) through a subrequest, API keys, and
+ * scope, role and claim requirements, in the access phase.
+ *
+ * A request passes when any configured method accepts its credential:
+ * API key, then JWT, then introspection.  Identity is established once
+ * per request and kept in a context that survives internal redirects;
+ * the requirements of the location are checked each time.  The variables
+ * verify the credential on first use, so a limit keyed on
+ * $gw_auth_consumer in the preaccess phase works, with introspection
+ * results taken only from the shared cache there.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "ngx_http_gw_common.h"
+#include "ngx_http_gw_jose.h"
+#include "ngx_http_gw_sig.h"
+
+
+#define NGX_HTTP_GW_AUTH_JWT            1
+#define NGX_HTTP_GW_AUTH_INTROSPECT     2
+#define NGX_HTTP_GW_AUTH_API_KEY        3
+
+#define NGX_HTTP_GW_AUTH_KEY_LEN        32
+
+/* cache entry types */
+#define NGX_HTTP_GW_AUTH_CACHE_JWT      1
+#define NGX_HTTP_GW_AUTH_CACHE_ACTIVE   2
+#define NGX_HTTP_GW_AUTH_CACHE_INACTIVE 3
+
+/* an unknown kid refreshes a fetched JWKS at most this often */
+#define NGX_HTTP_GW_AUTH_REFRESH_MIN    10
+
+#define NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE (1024 * 1024)
+
+
+/* shared zones: the verified-token cache and the fetched JWKS documents */
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+} ngx_http_gw_auth_shctx_t;
+
+
+typedef struct {
+    ngx_http_gw_auth_shctx_t       *sh;
+    ngx_slab_pool_t                *shpool;
+} ngx_http_gw_auth_zone_t;
+
+
+/* starts at ngx_rbtree_node_t.color */
+
+typedef struct {
+    u_char                          color;
+    u_char                          type;
+    u_char                          key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    ngx_queue_t                     queue;
+    time_t                          expire;
+    time_t                          fetched;
+    ngx_uint_t                      generation;
+    size_t                          len;
+    u_char                          data[1];
+} ngx_http_gw_auth_node_t;
+
+
+typedef struct {
+    u_char                          digest[NGX_HTTP_GW_AUTH_KEY_LEN];
+    ngx_str_t                       consumer;
+    ngx_array_t                    *roles;          /* ngx_str_t */
+    ngx_uint_t                      used;
+} ngx_http_gw_auth_api_key_t;
+
+
+typedef struct {
+    ngx_http_gw_auth_api_key_t     *keys;
+    ngx_uint_t                      mask;           /* table size - 1 */
+    ngx_str_t                       header;
+    ngx_str_t                       arg;
+} ngx_http_gw_auth_api_keys_t;
+
+
+typedef struct {
+    ngx_array_t                    *values;         /* complex values */
+    ngx_uint_t                      error;
+} ngx_http_gw_auth_require_t;
+
+
+/* a fetched JWKS, parsed in this worker */
+
+typedef struct {
+    ngx_str_t                       uri;
+    ngx_uint_t                      generation;
+    ngx_pool_t                     *pool;
+    ngx_array_t                    *keys;
+} ngx_http_gw_auth_jwks_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                 *cache;
+    time_t                          max_ttl;
+    time_t                          negative_ttl;
+    ngx_shm_zone_t                 *jwks_zone;
+    ngx_array_t                    *claim_sets;
+} ngx_http_gw_auth_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                       realm;          /* "" = jwt off */
+    ngx_http_complex_value_t       *token;
+    ngx_array_t                    *keys;           /* from key files */
+    ngx_array_t                    *key_files;      /* ngx_str_t, identity */
+    ngx_array_t                    *key_requests;   /* ngx_str_t */
+    time_t                          key_cache;
+    ngx_uint_t                      algorithms;
+    time_t                          leeway;
+    ngx_array_t                    *issuers;
+    ngx_array_t                    *audiences;
+    ngx_array_t                    *requires;       /* require_t */
+    ngx_str_t                       introspect;
+    ngx_http_gw_auth_api_keys_t    *api_keys;
+    ngx_array_t                    *scopes;
+    ngx_array_t                    *roles;
+    ngx_str_t                       roles_claim;
+    u_char                          identity[NGX_HTTP_GW_AUTH_KEY_LEN];
+    unsigned                        jwt_set:1;
+    unsigned                        introspect_set:1;
+    unsigned                        api_key_set:1;
+} ngx_http_gw_auth_loc_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                      method;         /* 0: none yet */
+    ngx_str_t                       token;
+    json_t                         *header;
+    json_t                         *payload;
+    ngx_str_t                       consumer;
+    ngx_array_t                    *key_roles;      /* API key's roles */
+    ngx_str_t                       status;         /* last failure */
+    ngx_http_request_t             *subrequest;
+    ngx_int_t                       sub_status;
+    ngx_str_t                       sub_body;
+    ngx_str_t                       sub_uri;
+    ngx_uint_t                      refreshed;      /* uri index + 1 */
+    ngx_uint_t                      next_uri;
+    unsigned                        evaluated:1;
+    unsigned                        presented:1;    /* a token was sent */
+    unsigned                        waiting:1;
+    unsigned                        sub_done:1;
+    unsigned                        sub_jwks:1;
+    unsigned                        idp_failed:1;
+    unsigned                        jwt_tried:1;
+    unsigned                        introspect_tried:1;
+    unsigned                        sync_only:1;
+} ngx_http_gw_auth_ctx_t;
+
+
+static ngx_int_t ngx_http_gw_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_gw_auth_evaluate(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_get_token(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_str_t *token);
+static ngx_int_t ngx_http_gw_auth_api_key(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_jwt(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    ngx_array_t *keys);
+static ngx_int_t ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err);
+static ngx_int_t ngx_http_gw_auth_introspect(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    u_char *key);
+static ngx_int_t ngx_http_gw_auth_authorize(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_reject(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    ngx_uint_t status, const char *error, ngx_array_t *scopes);
+static void ngx_http_gw_auth_fail(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, const char *reason);
+static ngx_int_t ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, ngx_str_t *uri, ngx_uint_t jwks);
+static ngx_int_t ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r,
+    void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word);
+static json_t *ngx_http_gw_auth_claims(ngx_http_gw_auth_ctx_t *ctx);
+
+static void ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen,
+    u_char *b, size_t blen);
+static ngx_http_gw_auth_node_t *ngx_http_gw_auth_cache_get(
+    ngx_http_gw_auth_zone_t *zone, u_char *key);
+static ngx_int_t ngx_http_gw_auth_cache_put(ngx_http_gw_auth_zone_t *zone,
+    u_char *key, ngx_uint_t type, time_t expire, u_char *data, size_t len,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r,
+    u_char *key, ngx_uint_t *type, ngx_str_t *data);
+static void ngx_http_gw_auth_zone_expire(ngx_http_gw_auth_zone_t *zone,
+    ngx_uint_t force);
+static void ngx_http_gw_auth_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_gw_auth_jwks_t *ngx_http_gw_auth_jwks_get(
+    ngx_http_request_t *r, ngx_str_t *uri, time_t *fetched, time_t *expire);
+static ngx_int_t ngx_http_gw_auth_jwks_store(ngx_http_request_t *r,
+    ngx_str_t *uri, ngx_str_t *body, time_t ttl);
+
+static ngx_http_gw_auth_ctx_t *ngx_http_gw_auth_get_ctx(ngx_http_request_t *r);
+static void ngx_http_gw_auth_cleanup(void *data);
+static ngx_http_gw_auth_ctx_t *ngx_http_gw_auth_identity(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_gw_auth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_auth_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_auth_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_auth_json_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, json_t *value);
+
+static ngx_int_t ngx_http_gw_auth_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void *ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_gw_auth_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_gw_auth_jwt_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_gw_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_auth_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_auth_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_gw_auth_introspect_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_gw_auth_api_key_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_gw_auth_api_key_load(ngx_conf_t *cf,
+    ngx_http_gw_auth_api_keys_t *ak, ngx_str_t *path);
+static char *ngx_http_gw_auth_cache_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_gw_auth_read_file(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *out, size_t max);
+static ngx_int_t ngx_http_gw_auth_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_gw_auth_init(ngx_conf_t *cf);
+static void ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_gw_auth_commands[] = {
+
+    { ngx_string("gw_auth_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_gw_auth_jwt_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_auth_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_jwt_key_request"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_auth_key_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_jwt_key_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, key_cache),
+      NULL },
+
+    { ngx_string("gw_auth_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_gw_auth_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, leeway),
+      NULL },
+
+    { ngx_string("gw_auth_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, issuers),
+      NULL },
+
+    { ngx_string("gw_auth_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, audiences),
+      NULL },
+
+    { ngx_string("gw_auth_jwt_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_gw_auth_require,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_jwt_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_gw_auth_claim_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_introspect"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_auth_introspect_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_api_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_gw_auth_api_key_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gw_auth_require_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, scopes),
+      NULL },
+
+    { ngx_string("gw_auth_require_role"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, roles),
+      NULL },
+
+    { ngx_string("gw_auth_roles_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gw_auth_loc_conf_t, roles_claim),
+      NULL },
+
+    { ngx_string("gw_auth_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_gw_auth_cache_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_gw_auth_module_ctx = {
+    ngx_http_gw_auth_add_variables,        /* preconfiguration */
+    ngx_http_gw_auth_init,                 /* postconfiguration */
+
+    ngx_http_gw_auth_create_main_conf,     /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_gw_auth_create_loc_conf,      /* create location configuration */
+    ngx_http_gw_auth_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_gw_auth_module = {
+    NGX_MODULE_V1,
+    &ngx_http_gw_auth_module_ctx,          /* module context */
+    ngx_http_gw_auth_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_gw_auth_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+#define NGX_HTTP_GW_AUTH_VAR_SUBJECT    0
+#define NGX_HTTP_GW_AUTH_VAR_CONSUMER   1
+#define NGX_HTTP_GW_AUTH_VAR_METHOD     2
+#define NGX_HTTP_GW_AUTH_VAR_TOKEN      3
+#define NGX_HTTP_GW_AUTH_VAR_SCOPE      4
+#define NGX_HTTP_GW_AUTH_VAR_STATUS     5
+
+
+static ngx_http_variable_t  ngx_http_gw_auth_vars[] = {
+
+    { ngx_string("gw_auth_subject"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_SUBJECT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_auth_consumer"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_CONSUMER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_auth_method"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_METHOD, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_auth_token"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_TOKEN, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_auth_scope"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_SCOPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_auth_status"), NULL, ngx_http_gw_auth_variable,
+      NGX_HTTP_GW_AUTH_VAR_STATUS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("gw_jwt_claim_"), NULL, ngx_http_gw_auth_claim_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("gw_jwt_header_"), NULL, ngx_http_gw_auth_header_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_gw_auth_methods[] = {
+    ngx_null_string,
+    ngx_string("jwt"),
+    ngx_string("introspect"),
+    ngx_string("api_key")
+};
+
+
+/* this worker's parsed copies of fetched JWKS documents */
+static ngx_array_t  *ngx_http_gw_auth_jwks;
+
+/* set when a configuration uses the module; reset before each is read */
+static ngx_uint_t    ngx_http_gw_auth_used;
+
+
+static ngx_int_t
+ngx_http_gw_auth_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_http_gw_auth_ctx_t       *ctx;
+    ngx_http_gw_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_gw_auth_module);
+
+    if (!alcf->jwt_set && !alcf->introspect_set && !alcf->api_key_set) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_gw_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->waiting) {
+        if (!ctx->sub_done) {
+            return NGX_AGAIN;
+        }
+
+        ctx->waiting = 0;
+    }
+
+    ctx->sync_only = 0;
+
+    if (ctx->method == 0) {
+        rc = ngx_http_gw_auth_evaluate(r, alcf, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_http_gw_auth_authorize(r, alcf, ctx);
+}
+
+
+/*
+ * Establishes the identity: NGX_OK with ctx->method set, NGX_AGAIN while a
+ * subrequest runs, a 4xx/5xx status when every configured method refused.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_evaluate(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (alcf->api_key_set) {
+        rc = ngx_http_gw_auth_api_key(r, alcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if ((alcf->jwt_set || alcf->introspect_set) && ctx->token.data == NULL) {
+
+        rc = ngx_http_gw_auth_get_token(r, alcf, &ctx->token);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->presented = (rc == NGX_OK);
+    }
+
+    if (alcf->jwt_set && ctx->presented && !ctx->jwt_tried) {
+        rc = ngx_http_gw_auth_jwt(r, alcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (alcf->introspect_set && ctx->presented && !ctx->introspect_tried) {
+        rc = ngx_http_gw_auth_introspect(r, alcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ctx->status.len == 0) {
+        ngx_http_gw_auth_fail(r, ctx, "no credentials");
+    }
+
+    if (ctx->idp_failed) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    return ngx_http_gw_auth_reject(r, alcf, ctx, NGX_HTTP_UNAUTHORIZED,
+                                   ctx->presented ? "invalid_token" : NULL,
+                                   NULL);
+}
+
+
+/* Authorization: Bearer <token>, or the token= variable */
+
+static ngx_int_t
+ngx_http_gw_auth_get_token(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_str_t *token)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    if (alcf->token) {
+        if (ngx_http_complex_value(r, alcf->token, token) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return token->len ? NGX_OK : NGX_DECLINED;
+    }
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL || h->value.len < sizeof("Bearer ")) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data + 7;
+    last = h->value.data + h->value.len;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    if (p == last) {
+        return NGX_DECLINED;
+    }
+
+    token->data = p;
+    token->len = last - p;
+
+    return NGX_OK;
+}
+
+
+/* API key: SHA-256 of the presented key, found in an open-addressed table */
+
+static ngx_int_t
+ngx_http_gw_auth_api_key(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
+{
+    u_char                        digest[NGX_HTTP_GW_AUTH_KEY_LEN];
+    uint32_t                      h;
+    ngx_str_t                     key;
+    ngx_uint_t                    i, n, found;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *hd;
+    ngx_http_gw_auth_api_key_t   *k, *match;
+    ngx_http_gw_auth_api_keys_t  *ak;
+
+    ak = alcf->api_keys;
+    key.len = 0;
+    key.data = NULL;
+
+    part = &r->headers_in.headers.part;
+    hd = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            hd = part->elts;
+            i = 0;
+        }
+
+        if (hd[i].key.len == ak->header.len
+            && ngx_strncasecmp(hd[i].key.data, ak->header.data,
+                               ak->header.len) == 0)
+        {
+            key = hd[i].value;
+            break;
+        }
+    }
+
+    if (key.len == 0 && ak->arg.len) {
+        if (ngx_http_arg(r, ak->arg.data, ak->arg.len, &key) != NGX_OK) {
+            key.len = 0;
+        }
+    }
+
+    if (key.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (key.len > 1024) {
+        ngx_http_gw_auth_fail(r, ctx, "API key too long");
+        return NGX_DECLINED;
+    }
+
+    ngx_http_gw_auth_digest(digest, key.data, key.len, NULL, 0);
+
+    h = ngx_crc32_short(digest, NGX_HTTP_GW_AUTH_KEY_LEN);
+    match = NULL;
+    found = 0;
+
+    for (n = 0; n <= ak->mask; n++) {
+        k = &ak->keys[(h + n) & ak->mask];
+
+        if (!k->used) {
+            break;
+        }
+
+        found = (CRYPTO_memcmp(k->digest, digest,
+                               NGX_HTTP_GW_AUTH_KEY_LEN) == 0);
+
+        if (found) {
+            match = k;
+            break;
+        }
+    }
+
+    if (match == NULL) {
+        ngx_http_gw_auth_fail(r, ctx, "unknown API key");
+        return NGX_DECLINED;
+    }
+
+    ctx->method = NGX_HTTP_GW_AUTH_API_KEY;
+    ctx->consumer = match->consumer;
+    ctx->key_roles = match->roles;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
+    ngx_http_gw_auth_ctx_t *ctx)
+{
+    u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    time_t                         exp;
+    json_t                        *v;
+    ngx_int_t                      rc;
+    ngx_str_t                      data;
+    ngx_uint_t                     type;
+    const char                    *err;
+    ngx_array_t                    keys;
+    ngx_http_gw_jose_jws_t         jws;
+    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    if (ngx_http_gw_jose_parse(r->pool, ctx->token.data, ctx->token.len,
+                               alcf->algorithms, &jws, &err)
+        != NGX_OK)
+    {
+        ctx->jwt_tried = 1;
+        ngx_http_gw_auth_fail(r, ctx, err);
+        return NGX_DECLINED;
+    }
+
+    /* a token verified before, with the same key sources, skips the
+     * signature check; its claims are checked again below */
+
+    ngx_http_gw_auth_digest(key, alcf->identity, NGX_HTTP_GW_AUTH_KEY_LEN,
+                            ctx->token.data, ctx->token.len);
+
+    rc = NGX_DECLINED;
+
+    if (amcf->cache
+        && ngx_http_gw_auth_cache_lookup(r, key, &type, &data) == NGX_OK
+        && type == NGX_HTTP_GW_AUTH_CACHE_JWT)
+    {
+        rc = NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+
+        if (ngx_array_init(&keys, r->pool, 4, sizeof(ngx_http_gw_jose_key_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, &keys);
+
+        if (rc != NGX_OK) {
+            return rc;     /* NGX_AGAIN: fetching, NGX_ERROR */
+        }
+
+        rc = ngx_http_gw_jose_verify(&jws, &keys, &err);
+
+        if (rc == NGX_BUSY && !ctx->sync_only && alcf->key_requests
+            && ctx->refreshed == 0)
+        {
+            /* an unknown kid: the keys may have rotated, refresh once */
+
+            ctx->refreshed = 1;
+            ctx->next_uri = 0;
+
+            rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, NULL);
+
+            if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+                return rc;
+            }
+
+            rc = NGX_BUSY;
+        }
+
+        if (rc != NGX_OK) {
+            ctx->jwt_tried = 1;
+            ngx_http_gw_auth_fail(r, ctx, err ? err : "no key for kid");
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_gw_auth_jwt_claims(r, alcf, jws.payload, &err) != NGX_OK) {
+        ctx->jwt_tried = 1;
+        ngx_http_gw_auth_fail(r, ctx, err);
+        return NGX_DECLINED;
+    }
+
+    if (amcf->cache && rc == NGX_OK) {
+        v = json_object_get(jws.payload, "exp");
+        exp = json_is_number(v) ? (time_t) json_number_value(v)
+                                : ngx_time() + amcf->max_ttl;
+        exp = ngx_min(exp, ngx_time() + amcf->max_ttl);
+
+        zone = amcf->cache->data;
+
+        (void) ngx_http_gw_auth_cache_put(zone, key,
+                                          NGX_HTTP_GW_AUTH_CACHE_JWT, exp,
+                                          NULL, 0, r->connection->log);
+    }
+
+    ctx->method = NGX_HTTP_GW_AUTH_JWT;
+    ctx->header = jws.header;
+    ctx->payload = jws.payload;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The keys of a location: its key files, and each key_request's JWKS from
+ * the shared zone, fetched by a subrequest when missing or stale (and,
+ * with keys == NULL, when older than the refresh interval: an unknown kid).
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    ngx_array_t *keys)
+{
+    time_t                    now, fetched, expire;
+    ngx_str_t                *uri;
+    ngx_uint_t                i;
+    ngx_http_gw_jose_key_t   *k;
+    ngx_http_gw_auth_jwks_t  *jwks;
+
+    now = ngx_time();
+
+    if (keys && alcf->keys) {
+        k = ngx_array_push_n(keys, alcf->keys->nelts);
+        if (k == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(k, alcf->keys->elts,
+                   alcf->keys->nelts * sizeof(ngx_http_gw_jose_key_t));
+    }
+
+    if (alcf->key_requests == NULL) {
+        return NGX_OK;
+    }
+
+    uri = alcf->key_requests->elts;
+
+    for (i = 0; i < alcf->key_requests->nelts; i++) {
+
+        jwks = ngx_http_gw_auth_jwks_get(r, &uri[i], &fetched, &expire);
+
+        if (keys == NULL) {
+            /* refresh: only a document older than the minimum interval */
+
+            if (i >= ctx->next_uri
+                && (jwks == NULL
+                    || now - fetched >= NGX_HTTP_GW_AUTH_REFRESH_MIN))
+            {
+                ctx->next_uri = i + 1;
+                return ngx_http_gw_auth_subrequest(r, ctx, &uri[i], 1);
+            }
+
+            continue;
+        }
+
+        if ((jwks == NULL || now >= expire) && !ctx->sync_only
+            && !(ctx->sub_done && ctx->sub_jwks
+                 && ctx->sub_uri.data == uri[i].data))
+        {
+            return ngx_http_gw_auth_subrequest(r, ctx, &uri[i], 1);
+        }
+
+        if (jwks == NULL) {
+            continue;
+        }
+
+        k = ngx_array_push_n(keys, jwks->keys->nelts);
+        if (k == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(k, jwks->keys->elts,
+                   jwks->keys->nelts * sizeof(ngx_http_gw_jose_key_t));
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err)
+{
+    if (ngx_http_gw_jose_check_time(payload, ngx_time(), alcf->leeway, err)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (alcf->issuers
+        && ngx_http_gw_jose_check_issuer(payload, alcf->issuers, err)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (alcf->audiences
+        && ngx_http_gw_jose_check_audience(payload, alcf->audiences, err)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 7662: the result comes from the shared cache, or from a subrequest
+ * to the configured location, which sends $gw_auth_token to the IdP.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_introspect(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
+{
+    u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    ngx_str_t                      data;
+    ngx_uint_t                     type;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    if (ctx->token.len > NGX_HTTP_GW_JOSE_MAX_TOKEN) {
+        ctx->introspect_tried = 1;
+        ngx_http_gw_auth_fail(r, ctx, "token too long");
+        return NGX_DECLINED;
+    }
+
+    ngx_http_gw_auth_digest(key, alcf->introspect.data, alcf->introspect.len,
+                            ctx->token.data, ctx->token.len);
+
+    if (ctx->sub_done && !ctx->sub_jwks) {
+        return ngx_http_gw_auth_introspect_result(r, alcf, ctx, key);
+    }
+
+    if (amcf->cache
+        && ngx_http_gw_auth_cache_lookup(r, key, &type, &data) == NGX_OK)
+    {
+        if (type == NGX_HTTP_GW_AUTH_CACHE_INACTIVE) {
+            ctx->introspect_tried = 1;
+            ngx_http_gw_auth_fail(r, ctx, "token not active (cached)");
+            return NGX_DECLINED;
+        }
+
+        if (type == NGX_HTTP_GW_AUTH_CACHE_ACTIVE) {
+            ctx->payload = ngx_http_gw_jose_json(r->pool, data.data,
+                                                 data.len);
+            if (ctx->payload == NULL) {
+                return NGX_ERROR;
+            }
+
+            ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
+            return NGX_OK;
+        }
+    }
+
+    if (ctx->sync_only) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_gw_auth_subrequest(r, ctx, &alcf->introspect, 0);
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    u_char *key)
+{
+    time_t                         exp, now;
+    json_t                        *resp, *v;
+    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    ctx->introspect_tried = 1;
+    ctx->sub_done = 0;
+
+    if (ctx->sub_status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gw_auth: introspection failed with status %i",
+                      ctx->sub_status);
+        ngx_http_gw_auth_fail(r, ctx, "introspection failed");
+        ctx->idp_failed = 1;
+        return NGX_DECLINED;
+    }
+
+    resp = ngx_http_gw_jose_json(r->pool, ctx->sub_body.data,
+                                 ctx->sub_body.len);
+
+    if (resp == NULL || !json_is_object(resp)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gw_auth: introspection response is not a JSON object");
+        ngx_http_gw_auth_fail(r, ctx, "introspection failed");
+        ctx->idp_failed = 1;
+        return NGX_DECLINED;
+    }
+
+    now = ngx_time();
+    zone = amcf->cache ? amcf->cache->data : NULL;
+
+    v = json_object_get(resp, "active");
+
+    if (!json_is_true(v)) {
+        if (zone && amcf->negative_ttl) {
+            (void) ngx_http_gw_auth_cache_put(zone, key,
+                                              NGX_HTTP_GW_AUTH_CACHE_INACTIVE,
+                                              now + amcf->negative_ttl,
+                                              NULL, 0, r->connection->log);
+        }
+
+        ngx_http_gw_auth_fail(r, ctx, "token not active");
+        return NGX_DECLINED;
+    }
+
+    v = json_object_get(resp, "exp");
+
+    if (json_is_number(v) && (time_t) json_number_value(v) <= now) {
+        ngx_http_gw_auth_fail(r, ctx, "token expired");
+        return NGX_DECLINED;
+    }
+
+    if (zone) {
+        exp = json_is_number(v) ? (time_t) json_number_value(v)
+                                : now + amcf->max_ttl;
+        exp = ngx_min(exp, now + amcf->max_ttl);
+
+        (void) ngx_http_gw_auth_cache_put(zone, key,
+                                          NGX_HTTP_GW_AUTH_CACHE_ACTIVE, exp,
+                                          ctx->sub_body.data,
+                                          ctx->sub_body.len,
+                                          r->connection->log);
+    }
+
+    ctx->payload = resp;
+    ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
+
+    return NGX_OK;
+}
+
+
+/* the location's requirements on an established identity */
+
+static ngx_int_t
+ngx_http_gw_auth_authorize(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
+{
+    json_t                      *claims, *v;
+    ngx_str_t                    value, scope, *s, *role;
+    ngx_uint_t                   i, j, k, ok;
+    ngx_http_complex_value_t    *cv;
+    ngx_http_gw_auth_require_t  *req;
+
+    claims = ngx_http_gw_auth_claims(ctx);
+
+    if (alcf->requires) {
+        req = alcf->requires->elts;
+
+        for (i = 0; i < alcf->requires->nelts; i++) {
+            cv = req[i].values->elts;
+
+            for (j = 0; j < req[i].values->nelts; j++) {
+                if (ngx_http_complex_value(r, &cv[j], &value) != NGX_OK) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                if (value.len == 0
+                    || (value.len == 1 && value.data[0] == '0'))
+                {
+                    ngx_http_gw_auth_fail(r, ctx, "requirement not met");
+                    return ngx_http_gw_auth_reject(r, alcf, ctx,
+                                                   req[i].error,
+                                                   req[i].error == 403
+                                                   ? "insufficient_scope"
+                                                   : "invalid_token",
+                                                   NULL);
+                }
+            }
+        }
+    }
+
+    if (alcf->scopes) {
+        scope.len = 0;
+
+        if (claims) {
+            v = json_object_get(claims, "scope");
+            if (v == NULL) {
+                v = json_object_get(claims, "scp");
+            }
+
+            if (v && ngx_http_gw_jose_claim_text(r->pool, v, &scope)
+                     != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        s = alcf->scopes->elts;
+
+        for (i = 0; i < alcf->scopes->nelts; i++) {
+            if (!ngx_http_gw_auth_has_word(&scope, &s[i])) {
+                ngx_http_gw_auth_fail(r, ctx, "insufficient scope");
+                return ngx_http_gw_auth_reject(r, alcf, ctx,
+                                               NGX_HTTP_FORBIDDEN,
+                                               "insufficient_scope",
+                                               alcf->scopes);
+            }
+        }
+    }
+
+    if (alcf->roles) {
+        ok = 0;
+        role = alcf->roles->elts;
+
+        if (ctx->key_roles) {
+            s = ctx->key_roles->elts;
+
+            for (i = 0; i < alcf->roles->nelts && !ok; i++) {
+                for (k = 0; k < ctx->key_roles->nelts; k++) {
+                    if (s[k].len == role[i].len
+                        && ngx_strncmp(s[k].data, role[i].data, s[k].len)
+                           == 0)
+                    {
+                        ok = 1;
+                        break;
+                    }
+                }
+            }
+
+        } else if (claims) {
+            v = ngx_http_gw_jose_claim(claims, alcf->roles_claim.data,
+                                       alcf->roles_claim.len);
+
+            if (json_is_string(v)) {
+                value.data = (u_char *) json_string_value(v);
+                value.len = json_string_length(v);
+
+                for (i = 0; i < alcf->roles->nelts && !ok; i++) {
+                    ok = ngx_http_gw_auth_has_word(&value, &role[i]);
+                }
+
+            } else if (json_is_array(v)) {
+                for (k = 0; k < json_array_size(v) && !ok; k++) {
+                    if (!json_is_string(json_array_get(v, k))) {
+                        continue;
+                    }
+
+                    value.data = (u_char *)
+                                 json_string_value(json_array_get(v, k));
+                    value.len = json_string_length(json_array_get(v, k));
+
+                    for (i = 0; i < alcf->roles->nelts; i++) {
+                        if (value.len == role[i].len
+                            && ngx_strncmp(value.data, role[i].data,
+                                           value.len) == 0)
+                        {
+                            ok = 1;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
+        if (!ok) {
+            ngx_http_gw_auth_fail(r, ctx, "no required role");
+            return ngx_http_gw_auth_reject(r, alcf, ctx, NGX_HTTP_FORBIDDEN,
+                                           "insufficient_scope", NULL);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * 401 or 403 with WWW-Authenticate (RFC 6750): realm, and for a presented
+ * credential the error.  The reason is in the error log already.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_reject(ngx_http_request_t *r,
+    ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
+    ngx_uint_t status, const char *error, ngx_array_t *scopes)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t        *s, realm;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    if (ctx->sync_only) {
+        return status;
+    }
+
+    realm = alcf->realm;
+
+    if (realm.len == 0) {
+        ngx_str_set(&realm, "api");
+    }
+
+    len = sizeof("Bearer realm=\"\"") - 1 + realm.len;
+
+    if (error) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+
+    if (scopes) {
+        len += sizeof(", scope=\"\"") - 1;
+
+        s = scopes->elts;
+        for (i = 0; i < scopes->nelts; i++) {
+            len += s[i].len + 1;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = r->headers_out.www_authenticate;
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "WWW-Authenticate");
+    }
+
+    h->value.data = p;
+
+    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &realm);
+
+    if (error) {
+        p = ngx_sprintf(p, ", error=\"%s\"", error);
+    }
+
+    if (scopes) {
+        p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
+
+        s = scopes->elts;
+        for (i = 0; i < scopes->nelts; i++) {
+            if (i) {
+                *p++ = ' ';
+            }
+
+            p = ngx_cpymem(p, s[i].data, s[i].len);
+        }
+
+        *p++ = '"';
+    }
+
+    h->value.len = p - h->value.data;
+
+    r->headers_out.www_authenticate = h;
+
+    return status;
+}
+
+
+/* the reason of a refusal: logged at info, kept for $gw_auth_status */
+
+static void
+ngx_http_gw_auth_fail(ngx_http_request_t *r, ngx_http_gw_auth_ctx_t *ctx,
+    const char *reason)
+{
+    ctx->status.data = (u_char *) reason;
+    ctx->status.len = ngx_strlen(reason);
+
+    if (ctx->sync_only) {
+        /* a variable's evaluation: the access phase logs the outcome */
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "gw_auth: %s",
+                  reason);
+}
+
+
+/*
+ * A subrequest to a JWKS or introspection location, its response kept in
+ * memory (subrequest_output_buffer_size bounds it), with an empty request
+ * body so the client's never reaches the IdP.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, ngx_str_t *uri, ngx_uint_t jwks)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    if (ctx->sync_only) {
+        return NGX_DECLINED;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_gw_auth_subrequest_done;
+    ps->data = ctx;
+
+    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_WAITED
+                            |NGX_HTTP_SUBREQUEST_IN_MEMORY)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (sr->request_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->subrequest = sr;
+    ctx->sub_uri = *uri;
+    ctx->sub_jwks = jwks;
+    ctx->sub_done = 0;
+    ctx->waiting = 1;
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc)
+{
+    ngx_http_gw_auth_ctx_t *ctx = data;
+
+    ngx_buf_t                    *b;
+    ngx_http_request_t           *pr;
+    ngx_http_gw_auth_loc_conf_t  *alcf;
+
+    pr = r->parent;
+
+    ctx->sub_done = 1;
+    ctx->sub_status = (rc == NGX_OK || rc == NGX_DONE)
+                      ? (ngx_int_t) r->headers_out.status
+                      : (rc >= NGX_HTTP_SPECIAL_RESPONSE ? rc
+                                                        : NGX_HTTP_BAD_GATEWAY);
+    ctx->sub_body.len = 0;
+
+    if (r->out && r->out->buf) {
+        b = r->out->buf;
+
+        ctx->sub_body.len = b->last - b->pos;
+        ctx->sub_body.data = ngx_pnalloc(pr->pool, ctx->sub_body.len + 1);
+        if (ctx->sub_body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ctx->sub_body.data, b->pos, ctx->sub_body.len);
+    }
+
+    if (!ctx->sub_jwks) {
+        return rc;
+    }
+
+    /* a JWKS: into the shared zone for every worker */
+
+    alcf = ngx_http_get_module_loc_conf(pr, ngx_http_gw_auth_module);
+
+    if (ctx->sub_status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gw_auth: JWKS request \"%V\" failed with status %i",
+                      &ctx->sub_uri, ctx->sub_status);
+
+        /* keep what was there; try again after the refresh interval */
+        ctx->sub_body.len = 0;
+    }
+
+    (void) ngx_http_gw_auth_jwks_store(pr, &ctx->sub_uri, &ctx->sub_body,
+                                       alcf->key_cache);
+
+    return rc;
+}
+
+
+/* is word one of the space-separated words of list? */
+
+static ngx_int_t
+ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word)
+{
+    u_char  *p, *last, *end;
+
+    p = list->data;
+    last = p + list->len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, ' ');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if ((size_t) (end - p) == word->len
+            && ngx_strncmp(p, word->data, word->len) == 0)
+        {
+            return 1;
+        }
+
+        p = end + 1;
+    }
+
+    return 0;
+}
+
+
+static json_t *
+ngx_http_gw_auth_claims(ngx_http_gw_auth_ctx_t *ctx)
+{
+    return json_is_object(ctx->payload) ? ctx->payload : NULL;
+}
+
+
+/* SHA-256 of a || b */
+
+static void
+ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen, u_char *b,
+    size_t blen)
+{
+    EVP_MD_CTX  *md;
+
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL
+        || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+        || EVP_DigestUpdate(md, a, alen) != 1
+        || (blen && EVP_DigestUpdate(md, b, blen) != 1)
+        || EVP_DigestFinal_ex(md, out, NULL) != 1)
+    {
+        /* an unusable digest matches nothing: the cache just misses */
+        ngx_memset(out, 0xff, NGX_HTTP_GW_AUTH_KEY_LEN);
+    }
+
+    EVP_MD_CTX_free(md);
+}
+
+
+/* under the zone's mutex */
+
+static ngx_http_gw_auth_node_t *
+ngx_http_gw_auth_cache_get(ngx_http_gw_auth_zone_t *zone, u_char *key)
+{
+    uint32_t                  hash;
+    ngx_int_t                 rc;
+    ngx_rbtree_node_t        *node, *sentinel;
+    ngx_http_gw_auth_node_t  *an;
+
+    hash = ngx_crc32_short(key, NGX_HTTP_GW_AUTH_KEY_LEN);
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        an = (ngx_http_gw_auth_node_t *) &node->color;
+
+        rc = ngx_memcmp(key, an->key, NGX_HTTP_GW_AUTH_KEY_LEN);
+
+        if (rc == 0) {
+            return an;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_cache_put(ngx_http_gw_auth_zone_t *zone, u_char *key,
+    ngx_uint_t type, time_t expire, u_char *data, size_t len, ngx_log_t *log)
+{
+    size_t                    n;
+    ngx_rbtree_node_t        *node;
+    ngx_http_gw_auth_node_t  *an;
+
+    if (expire <= ngx_time()) {
+        return NGX_OK;
+    }
+
+    n = offsetof(ngx_rbtree_node_t, color)
+        + offsetof(ngx_http_gw_auth_node_t, data) + len;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    an = ngx_http_gw_auth_cache_get(zone, key);
+
+    if (an) {
+        node = (ngx_rbtree_node_t *)
+                   ((u_char *) an - offsetof(ngx_rbtree_node_t, color));
+
+        ngx_queue_remove(&an->queue);
+        ngx_rbtree_delete(&zone->sh->rbtree, node);
+        ngx_slab_free_locked(zone->shpool, node);
+    }
+
+    ngx_http_gw_auth_zone_expire(zone, 0);
+
+    node = ngx_slab_alloc_locked(zone->shpool, n);
+
+    if (node == NULL) {
+        ngx_http_gw_auth_zone_expire(zone, 1);
+
+        node = ngx_slab_alloc_locked(zone->shpool, n);
+        if (node == NULL) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "gw_auth: could not allocate node in zone, "
+                          "the zone is too small");
+            return NGX_ERROR;
+        }
+    }
+
+    node->key = ngx_crc32_short(key, NGX_HTTP_GW_AUTH_KEY_LEN);
+
+    an = (ngx_http_gw_auth_node_t *) &node->color;
+    an->type = (u_char) type;
+    ngx_memcpy(an->key, key, NGX_HTTP_GW_AUTH_KEY_LEN);
+    an->expire = expire;
+    an->fetched = ngx_time();
+    an->generation = 0;
+    an->len = len;
+
+    if (len) {
+        ngx_memcpy(an->data, data, len);
+    }
+
+    ngx_rbtree_insert(&zone->sh->rbtree, node);
+    ngx_queue_insert_head(&zone->sh->queue, &an->queue);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* a live cache entry, its data copied into the request's pool */
+
+static ngx_int_t
+ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r, u_char *key,
+    ngx_uint_t *type, ngx_str_t *data)
+{
+    ngx_int_t                      rc;
+    ngx_http_gw_auth_node_t       *an;
+    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+    zone = amcf->cache->data;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    an = ngx_http_gw_auth_cache_get(zone, key);
+
+    if (an && an->expire > ngx_time()) {
+        *type = an->type;
+        data->len = an->len;
+        data->data = ngx_pnalloc(r->pool, an->len + 1);
+
+        if (data->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(data->data, an->data, an->len);
+
+            ngx_queue_remove(&an->queue);
+            ngx_queue_insert_head(&zone->sh->queue, &an->queue);
+
+            rc = NGX_OK;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Under the zone's mutex: frees up to two expired entries from the LRU
+ * tail, or with "force" the least recently used one whatever its age.
+ */
+
+static void
+ngx_http_gw_auth_zone_expire(ngx_http_gw_auth_zone_t *zone, ngx_uint_t force)
+{
+    time_t                    now;
+    ngx_uint_t                n;
+    ngx_queue_t              *q;
+    ngx_rbtree_node_t        *node;
+    ngx_http_gw_auth_node_t  *an;
+
+    now = ngx_time();
+
+    for (n = 0; n < 2; n++) {
+
+        if (ngx_queue_empty(&zone->sh->queue)) {
+            return;
+        }
+
+        q = ngx_queue_last(&zone->sh->queue);
+        an = ngx_queue_data(q, ngx_http_gw_auth_node_t, queue);
+
+        if (!force && an->expire > now) {
+            return;
+        }
+
+        force = 0;
+
+        ngx_queue_remove(q);
+
+        node = (ngx_rbtree_node_t *)
+                   ((u_char *) an - offsetof(ngx_rbtree_node_t, color));
+
+        ngx_rbtree_delete(&zone->sh->rbtree, node);
+        ngx_slab_free_locked(zone->shpool, node);
+    }
+}
+
+
+static void
+ngx_http_gw_auth_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t        **p;
+    ngx_http_gw_auth_node_t   *an, *ant;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            an = (ngx_http_gw_auth_node_t *) &node->color;
+            ant = (ngx_http_gw_auth_node_t *) &temp->color;
+
+            p = (ngx_memcmp(an->key, ant->key, NGX_HTTP_GW_AUTH_KEY_LEN) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/*
+ * A fetched JWKS: the shared copy is the truth; this worker parses it again
+ * only when its generation changed.  NULL when none was fetched yet.
+ */
+
+static ngx_http_gw_auth_jwks_t *
+ngx_http_gw_auth_jwks_get(ngx_http_request_t *r, ngx_str_t *uri,
+    time_t *fetched, time_t *expire)
+{
+    u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    u_char                        *copy;
+    size_t                         len;
+    ngx_uint_t                     i, generation;
+    ngx_pool_t                    *pool;
+    const char                    *err;
+    ngx_array_t                   *keys;
+    ngx_http_gw_auth_jwks_t       *jwks, *found;
+    ngx_http_gw_auth_node_t       *an;
+    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+    zone = amcf->jwks_zone->data;
+
+    ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0);
+
+    found = NULL;
+
+    if (ngx_http_gw_auth_jwks == NULL) {
+        ngx_http_gw_auth_jwks = ngx_array_create(ngx_cycle->pool, 4,
+                                              sizeof(ngx_http_gw_auth_jwks_t));
+        if (ngx_http_gw_auth_jwks == NULL) {
+            return NULL;
+        }
+    }
+
+    jwks = ngx_http_gw_auth_jwks->elts;
+
+    for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
+        if (jwks[i].uri.len == uri->len
+            && ngx_strncmp(jwks[i].uri.data, uri->data, uri->len) == 0)
+        {
+            found = &jwks[i];
+            break;
+        }
+    }
+
+    copy = NULL;
+    len = 0;
+    generation = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    an = ngx_http_gw_auth_cache_get(zone, key);
+
+    if (an == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NULL;
+    }
+
+    *fetched = an->fetched;
+    *expire = an->expire;
+    generation = an->generation;
+
+    if (found == NULL || found->generation != generation) {
+        len = an->len;
+        copy = ngx_alloc(len + 1, r->connection->log);
+
+        if (copy) {
+            ngx_memcpy(copy, an->data, len);
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (found && found->generation == generation) {
+        return found->keys ? found : NULL;
+    }
+
+    if (copy == NULL) {
+        return found;
+    }
+
+    /* parse the new generation into a pool of its own */
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        ngx_free(copy);
+        return found;
+    }
+
+    keys = ngx_array_create(pool, 4, sizeof(ngx_http_gw_jose_key_t));
+
+    if (keys == NULL
+        || len == 0
+        || ngx_http_gw_jose_keys_parse(pool, keys, copy, len, &err) != NGX_OK)
+    {
+        if (len) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "gw_auth: JWKS from \"%V\" unusable: %s", uri,
+                          keys ? err : "no memory");
+        }
+
+        ngx_destroy_pool(pool);
+        pool = NULL;
+        keys = NULL;
+    }
+
+    ngx_free(copy);
+
+    if (found == NULL) {
+        found = ngx_array_push(ngx_http_gw_auth_jwks);
+        if (found == NULL) {
+            if (pool) {
+                ngx_destroy_pool(pool);
+            }
+
+            return NULL;
+        }
+
+        found->uri.data = ngx_pstrdup(ngx_cycle->pool, uri);
+        found->uri.len = uri->len;
+        found->pool = NULL;
+
+    } else if (found->pool && pool) {
+        ngx_destroy_pool(found->pool);
+        found->pool = NULL;
+    }
+
+    if (pool) {
+        found->pool = pool;
+        found->keys = keys;
+
+    } else if (found->pool == NULL) {
+        found->keys = NULL;
+    }
+
+    found->generation = generation;
+
+    return found->keys ? found : NULL;
+}
+
+
+/*
+ * Stores a fetched JWKS for all workers.  An empty body (a failed fetch)
+ * keeps the document there was, and only moves its fetch time, so that
+ * refreshes stay rate-limited while the IdP is down.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
+    ngx_str_t *body, time_t ttl)
+{
+    u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    u_char                        *data;
+    size_t                         len;
+    time_t                         now, expire;
+    ngx_uint_t                     generation;
+    ngx_http_gw_auth_node_t       *an;
+    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+    zone = amcf->jwks_zone->data;
+
+    ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0);
+
+    now = ngx_time();
+    data = body->data;
+    len = body->len;
+    expire = now + ttl;
+    generation = 1;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    an = ngx_http_gw_auth_cache_get(zone, key);
+
+    if (an) {
+        generation = an->generation + 1;
+
+        if (len == 0) {
+            /* failed fetch: keep the old keys a little longer */
+            an->fetched = now;
+            an->expire = ngx_max(an->expire, now + NGX_HTTP_GW_AUTH_REFRESH_MIN);
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_OK;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (len == 0) {
+        /* nothing ever fetched: remember the attempt, with no keys */
+        expire = now + NGX_HTTP_GW_AUTH_REFRESH_MIN;
+    }
+
+    if (ngx_http_gw_auth_cache_put(zone, key, 0, expire, data, len,
+                                   r->connection->log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    an = ngx_http_gw_auth_cache_get(zone, key);
+    if (an) {
+        an->generation = generation;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Internal redirects erase module contexts; the pool cleanup that holds
+ * ours finds it again (as the realip module does), so a credential is
+ * verified once per request.
+ */
+
+static ngx_http_gw_auth_ctx_t *
+ngx_http_gw_auth_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_gw_auth_ctx_t  *ctx;
+
+    r = r->main;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gw_auth_module);
+
+    if (ctx) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_gw_auth_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_gw_auth_module);
+            return ctx;
+        }
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_gw_auth_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_gw_auth_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_gw_auth_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_gw_auth_cleanup(void *data)
+{
+    /* the context lives in the request pool; this only marks it */
+}
+
+
+/*
+ * For the variables: the identity, established on first use without any
+ * subrequest (key files, JWKS already fetched, cached introspection).
+ */
+
+static ngx_http_gw_auth_ctx_t *
+ngx_http_gw_auth_identity(ngx_http_request_t *r)
+{
+    ngx_http_gw_auth_ctx_t       *ctx;
+    ngx_http_gw_auth_loc_conf_t  *alcf;
+
+    ctx = ngx_http_gw_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    if (ctx->method || ctx->evaluated || ctx->waiting) {
+        return ctx;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r->main, ngx_http_gw_auth_module);
+
+    if (!alcf->jwt_set && !alcf->introspect_set && !alcf->api_key_set) {
+        return ctx;
+    }
+
+    ctx->sync_only = 1;
+    (void) ngx_http_gw_auth_evaluate(r->main, alcf, ctx);
+    ctx->sync_only = 0;
+    ctx->evaluated = 1;
+
+    /* what failed here may pass in the access phase (a JWKS to fetch) */
+
+    if (ctx->method == 0) {
+        ctx->jwt_tried = 0;
+        ctx->introspect_tried = 0;
+        ctx->refreshed = 0;
+        ctx->idp_failed = 0;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    json_t                  *claims, *c;
+    ngx_str_t                s;
+    ngx_http_gw_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_auth_identity(r);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    claims = ngx_http_gw_auth_claims(ctx);
+    s.len = 0;
+    s.data = NULL;
+
+    switch (data) {
+
+    case NGX_HTTP_GW_AUTH_VAR_SUBJECT:
+    case NGX_HTTP_GW_AUTH_VAR_CONSUMER:
+
+        if (data == NGX_HTTP_GW_AUTH_VAR_CONSUMER && ctx->consumer.len) {
+            s = ctx->consumer;
+            break;
+        }
+
+        c = claims ? json_object_get(claims, "sub") : NULL;
+
+        if (c == NULL && claims && ctx->method == NGX_HTTP_GW_AUTH_INTROSPECT)
+        {
+            c = json_object_get(claims, "username");
+            if (c == NULL) {
+                c = json_object_get(claims, "client_id");
+            }
+        }
+
+        if (c) {
+            return ngx_http_gw_auth_json_value(r, v, c);
+        }
+
+        break;
+
+    case NGX_HTTP_GW_AUTH_VAR_METHOD:
+        s = ngx_http_gw_auth_methods[ctx->method];
+        break;
+
+    case NGX_HTTP_GW_AUTH_VAR_TOKEN:
+        s = ctx->token;
+        break;
+
+    case NGX_HTTP_GW_AUTH_VAR_SCOPE:
+        c = claims ? json_object_get(claims, "scope") : NULL;
+        if (c == NULL && claims) {
+            c = json_object_get(claims, "scp");
+        }
+
+        if (c) {
+            return ngx_http_gw_auth_json_value(r, v, c);
+        }
+
+        break;
+
+    default: /* NGX_HTTP_GW_AUTH_VAR_STATUS */
+        s = ctx->status;
+        break;
+    }
+
+    if (s.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s.len;
+    v->data = s.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $gw_jwt_claim_<name>: a top-level claim, or an introspection field */
+
+static ngx_int_t
+ngx_http_gw_auth_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t               *name = (ngx_str_t *) data;
+
+    json_t                  *claims;
+    ngx_http_gw_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_auth_identity(r);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    claims = ngx_http_gw_auth_claims(ctx);
+
+    if (claims == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_gw_auth_json_value(r, v,
+               ngx_http_gw_jose_claim(claims,
+                                      name->data + sizeof("gw_jwt_claim_") - 1,
+                                      name->len - (sizeof("gw_jwt_claim_") - 1)));
+}
+
+
+/* $gw_jwt_header_<name>: a JOSE header parameter */
+
+static ngx_int_t
+ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t               *name = (ngx_str_t *) data;
+
+    ngx_http_gw_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_auth_identity(r);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!json_is_object(ctx->header)) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_gw_auth_json_value(r, v,
+               ngx_http_gw_jose_claim(ctx->header,
+                                     name->data + sizeof("gw_jwt_header_") - 1,
+                                     name->len - (sizeof("gw_jwt_header_") - 1)));
+}
+
+
+/* gw_auth_jwt_claim_set: data is an array of path elements */
+
+static ngx_int_t
+ngx_http_gw_auth_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_array_t             *path = (ngx_array_t *) data;
+
+    json_t                  *c;
+    ngx_str_t               *name;
+    ngx_uint_t               i;
+    ngx_http_gw_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_gw_auth_identity(r);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_http_gw_auth_claims(ctx);
+    name = path->elts;
+
+    for (i = 0; c && i < path->nelts; i++) {
+        c = json_is_object(c) ? json_object_getn(c, (char *) name[i].data,
+                                                 name[i].len)
+                              : NULL;
+    }
+
+    return ngx_http_gw_auth_json_value(r, v, c);
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_json_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, json_t *value)
+{
+    ngx_str_t  text;
+
+    if (value == NULL || json_is_null(value)) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_gw_jose_claim_text(r->pool, value, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->len = text.len;
+    v->data = text.data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_gw_auth_zone_t  *ozone = data;
+
+    size_t                    len;
+    ngx_http_gw_auth_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        return NGX_OK;
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gw_auth_shctx_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_http_gw_auth_rbtree_insert_value);
+
+    ngx_queue_init(&zone->sh->queue);
+
+    len = sizeof(" in gw_auth zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in gw_auth zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    zone->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_auth_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    return conf;
+}
+
+
+static void *
+ngx_http_gw_auth_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_auth_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->realm = { 0, NULL };
+     *     conf->token = NULL;
+     *     conf->introspect = { 0, NULL };
+     *     conf->roles_claim = { 0, NULL };
+     */
+
+    conf->keys = NGX_CONF_UNSET_PTR;
+    conf->key_files = NGX_CONF_UNSET_PTR;
+    conf->key_requests = NGX_CONF_UNSET_PTR;
+    conf->key_cache = NGX_CONF_UNSET;
+    conf->algorithms = NGX_CONF_UNSET_UINT;
+    conf->leeway = NGX_CONF_UNSET;
+    conf->issuers = NGX_CONF_UNSET_PTR;
+    conf->audiences = NGX_CONF_UNSET_PTR;
+    conf->requires = NGX_CONF_UNSET_PTR;
+    conf->api_keys = NGX_CONF_UNSET_PTR;
+    conf->scopes = NGX_CONF_UNSET_PTR;
+    conf->roles = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_gw_auth_loc_conf_t  *prev = parent;
+    ngx_http_gw_auth_loc_conf_t  *conf = child;
+
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+    EVP_MD_CTX  *md;
+
+    /* "realm.data == NULL": gw_auth_jwt not set on this level */
+
+    if (conf->realm.data == NULL) {
+        conf->realm = prev->realm;
+        conf->token = prev->token;
+    }
+
+    if (conf->introspect.data == NULL) {
+        conf->introspect = prev->introspect;
+    }
+
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->key_files, prev->key_files, NULL);
+    ngx_conf_merge_ptr_value(conf->key_requests, prev->key_requests, NULL);
+    ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 600);
+    ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms,
+                              NGX_HTTP_GW_JOSE_ALL);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
+    ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
+    ngx_conf_merge_ptr_value(conf->requires, prev->requires, NULL);
+    ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
+    ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
+    ngx_conf_merge_ptr_value(conf->roles, prev->roles, NULL);
+    ngx_conf_merge_str_value(conf->roles_claim, prev->roles_claim, "roles");
+
+    conf->jwt_set = (conf->realm.len != 0);
+    conf->introspect_set = (conf->introspect.len != 0);
+    conf->api_key_set = (conf->api_keys != NULL);
+
+    if (conf->jwt_set && conf->keys == NULL && conf->key_requests == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gw_auth_jwt\" is set but no "
+                           "\"gw_auth_jwt_key_file\" or "
+                           "\"gw_auth_jwt_key_request\" is given");
+        return NGX_CONF_ERROR;
+    }
+
+    /* what the verified-token cache is keyed on besides the token */
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return NGX_CONF_ERROR;
+    }
+
+    (void) EVP_DigestUpdate(md, &conf->algorithms, sizeof(ngx_uint_t));
+
+    for (i = 0; conf->key_files && i < conf->key_files->nelts; i++) {
+        s = conf->key_files->elts;
+        (void) EVP_DigestUpdate(md, s[i].data, s[i].len + 1);
+    }
+
+    for (i = 0; conf->key_requests && i < conf->key_requests->nelts; i++) {
+        s = conf->key_requests->elts;
+        (void) EVP_DigestUpdate(md, s[i].data, s[i].len + 1);
+    }
+
+    (void) EVP_DigestFinal_ex(md, conf->identity, NULL);
+    EVP_MD_CTX_free(md);
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt <realm> [token=$variable] | off */
+
+static char *
+ngx_http_gw_auth_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (alcf->realm.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        ngx_str_set(&alcf->realm, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0 || ngx_strlchr(value[1].data,
+                                         value[1].data + value[1].len, '"'))
+    {
+        return "has an invalid realm";
+    }
+
+    alcf->realm = value[1];
+    ngx_http_gw_auth_used = 1;
+
+    if (cf->args->nelts == 3) {
+
+        if (ngx_strncmp(value[2].data, "token=", 6) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        value[2].data += 6;
+        value[2].len -= 6;
+
+        alcf->token = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (alcf->token == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[2];
+        ccv.complex_value = alcf->token;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt_key_file <path>: JWKS, JWK or PEM, read now */
+
+static char *
+ngx_http_gw_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    char        *rv;
+    ngx_str_t   *value, path, data, *s;
+    const char  *err;
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_gw_auth_read_file(cf, &path, &data, 1024 * 1024);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (alcf->keys == NGX_CONF_UNSET_PTR) {
+        alcf->keys = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_gw_jose_key_t));
+        alcf->key_files = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+
+        if (alcf->keys == NULL || alcf->key_files == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_gw_jose_keys_parse(cf->pool, alcf->keys, data.data,
+                                    data.len, &err)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid key file \"%V\": %s", &path, err);
+        return NGX_CONF_ERROR;
+    }
+
+    s = ngx_array_push(alcf->key_files);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = path;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt_key_request <uri> */
+
+static char *
+ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t                     *value, *s, name;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+    ngx_http_gw_auth_zone_t       *zone;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/') {
+        return "needs a URI starting with \"/\"";
+    }
+
+    if (alcf->key_requests == NGX_CONF_UNSET_PTR) {
+        alcf->key_requests = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (alcf->key_requests == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    s = ngx_array_push(alcf->key_requests);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = value[1];
+
+    /* fetched documents are shared by all workers through one zone */
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gw_auth_module);
+
+    if (amcf->jwks_zone == NULL) {
+        ngx_str_set(&name, "gw_auth_jwks");
+
+        amcf->jwks_zone = ngx_shared_memory_add(cf, &name,
+                                                NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE,
+                                                &ngx_http_gw_auth_module);
+        if (amcf->jwks_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (amcf->jwks_zone->data == NULL) {
+            zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_zone_t));
+            if (zone == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            amcf->jwks_zone->init = ngx_http_gw_auth_init_zone;
+            amcf->jwks_zone->data = zone;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt_algorithms <alg> ... */
+
+static char *
+ngx_http_gw_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, alg;
+
+    if (alcf->algorithms != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    alcf->algorithms = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        alg = ngx_http_gw_jose_alg(value[i].data, value[i].len);
+
+        if (alg == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unsupported algorithm \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        alcf->algorithms |= alg;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt_require <$value> ... [error=401|403] */
+
+static char *
+ngx_http_gw_auth_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i, n;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_gw_auth_require_t        *req;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (alcf->requires == NGX_CONF_UNSET_PTR) {
+        alcf->requires = ngx_array_create(cf->pool, 2,
+                                          sizeof(ngx_http_gw_auth_require_t));
+        if (alcf->requires == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    req = ngx_array_push(alcf->requires);
+    if (req == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    req->error = NGX_HTTP_UNAUTHORIZED;
+    n = cf->args->nelts;
+
+    if (ngx_strncmp(value[n - 1].data, "error=", 6) == 0) {
+
+        if (ngx_strcmp(value[n - 1].data, "error=401") == 0) {
+            req->error = NGX_HTTP_UNAUTHORIZED;
+
+        } else if (ngx_strcmp(value[n - 1].data, "error=403") == 0) {
+            req->error = NGX_HTTP_FORBIDDEN;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[n - 1]);
+            return NGX_CONF_ERROR;
+        }
+
+        n--;
+    }
+
+    if (n < 2) {
+        return "needs at least one value";
+    }
+
+    req->values = ngx_array_create(cf->pool, n - 1,
+                                   sizeof(ngx_http_complex_value_t));
+    if (req->values == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < n; i++) {
+
+        if (value[i].data[0] != '$') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "value \"%V\" must start with a variable",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cv = ngx_array_push(req->values);
+        if (cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[i];
+        ccv.complex_value = cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_jwt_claim_set <$variable> <name> ... */
+
+static char *
+ngx_http_gw_auth_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t            *value, *s, name;
+    ngx_uint_t            i;
+    ngx_array_t          *path;
+    ngx_http_variable_t  *var;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 1;
+    name.len = value[1].len - 1;
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path = ngx_array_create(cf->pool, cf->args->nelts - 2, sizeof(ngx_str_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        s = ngx_array_push(path);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
+
+    var->get_handler = ngx_http_gw_auth_claim_set_variable;
+    var->data = (uintptr_t) path;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_introspect <uri> | off */
+
+static char *
+ngx_http_gw_auth_introspect_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t  *value;
+
+    if (alcf->introspect.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&alcf->introspect, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].data[0] != '/') {
+        return "needs a URI starting with \"/\"";
+    }
+
+    alcf->introspect = value[1];
+    ngx_http_gw_auth_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gw_auth_api_key <file> [header=<name>] [arg=<name>] | off */
+
+static char *
+ngx_http_gw_auth_api_key_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gw_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t                    *value, path;
+    ngx_uint_t                    i;
+    ngx_http_gw_auth_api_keys_t  *ak;
+
+    if (alcf->api_keys != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts != 2) {
+            return "takes no parameters with \"off\"";
+        }
+
+        alcf->api_keys = NULL;
+        return NGX_CONF_OK;
+    }
+
+    ak = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_api_keys_t));
+    if (ak == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&ak->header, "X-API-Key");
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0
+            && value[i].len > 7)
+        {
+            ak->header.data = value[i].data + 7;
+            ak->header.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "arg=", 4) == 0 && value[i].len > 4) {
+            ak->arg.data = value[i].data + 4;
+            ak->arg.len = value[i].len - 4;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_gw_auth_api_key_load(cf, ak, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->api_keys = ak;
+    ngx_http_gw_auth_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The API key file: one key a line, "<sha256 hex of the key> <consumer>
+ * [role,role...]"; "#" starts a comment.  No plaintext key is stored.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_api_key_load(ngx_conf_t *cf, ngx_http_gw_auth_api_keys_t *ak,
+    ngx_str_t *path)
+{
+    u_char                      *p, *last, *line, *eol, *f[3], *fe[3];
+    size_t                       len;
+    uint32_t                     h;
+    ngx_str_t                    data, *role;
+    ngx_uint_t                   n, nf, size, lineno, i;
+    u_char                       digest[NGX_HTTP_GW_SIG_MAX_LEN];
+    ngx_http_gw_auth_api_key_t  *k;
+
+    if (ngx_http_gw_auth_read_file(cf, path, &data, 16 * 1024 * 1024)
+        != NGX_CONF_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* count the lines for a table at most half full */
+
+    n = 0;
+    for (p = data.data; p < data.data + data.len; p++) {
+        if (*p == '\n') {
+            n++;
+        }
+    }
+
+    for (size = 16; size < 2 * (n + 1); size *= 2) { /* void */ }
+
+    ak->keys = ngx_pcalloc(cf->pool, size * sizeof(ngx_http_gw_auth_api_key_t));
+    if (ak->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    ak->mask = size - 1;
+
+    p = data.data;
+    last = data.data + data.len;
+    lineno = 0;
+
+    while (p < last) {
+        line = p;
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        p = eol + 1;
+        lineno++;
+
+        /* fields separated by spaces or tabs */
+
+        nf = 0;
+
+        while (line < eol && nf < 3) {
+            while (line < eol && (*line == ' ' || *line == '\t'
+                                  || *line == '\r'))
+            {
+                line++;
+            }
+
+            if (line == eol || *line == '#') {
+                break;
+            }
+
+            f[nf] = line;
+
+            while (line < eol && *line != ' ' && *line != '\t'
+                   && *line != '\r')
+            {
+                line++;
+            }
+
+            fe[nf++] = line;
+        }
+
+        if (nf == 0) {
+            continue;
+        }
+
+        if (nf < 2 || fe[0] - f[0] != 64
+            || ngx_http_gw_sig_decode(NGX_HTTP_GW_SIG_HEX, f[0], 64, digest,
+                                      &len) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid line %ui in API key file \"%V\": "
+                               "expected \"<sha256 hex> <consumer> [roles]\"",
+                               lineno, path);
+            return NGX_ERROR;
+        }
+
+        h = ngx_crc32_short(digest, NGX_HTTP_GW_AUTH_KEY_LEN);
+
+        for (i = 0; ; i++) {
+            k = &ak->keys[(h + i) & ak->mask];
+
+            if (!k->used) {
+                break;
+            }
+
+            if (ngx_memcmp(k->digest, digest, NGX_HTTP_GW_AUTH_KEY_LEN) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate key on line %ui of API key "
+                                   "file \"%V\"", lineno, path);
+                return NGX_ERROR;
+            }
+        }
+
+        k->used = 1;
+        ngx_memcpy(k->digest, digest, NGX_HTTP_GW_AUTH_KEY_LEN);
+        k->consumer.data = f[1];
+        k->consumer.len = fe[1] - f[1];
+
+        if (nf == 3) {
+            k->roles = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+            if (k->roles == NULL) {
+                return NGX_ERROR;
+            }
+
+            for (line = f[2]; line < fe[2]; line = eol + 1) {
+                eol = ngx_strlchr(line, fe[2], ',');
+                if (eol == NULL) {
+                    eol = fe[2];
+                }
+
+                if (eol == line) {
+                    continue;
+                }
+
+                role = ngx_array_push(k->roles);
+                if (role == NULL) {
+                    return NGX_ERROR;
+                }
+
+                role->data = line;
+                role->len = eol - line;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* gw_auth_cache zone=<name>:<size> [max_ttl=<time>] [negative_ttl=<time>] */
+
+static char *
+ngx_http_gw_auth_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gw_auth_main_conf_t *amcf = conf;
+
+    u_char                   *p;
+    ssize_t                   size;
+    ngx_str_t                *value, name, s;
+    ngx_uint_t                i;
+    ngx_http_gw_auth_zone_t  *zone;
+
+    if (amcf->cache) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name.len = 0;
+    size = 0;
+    amcf->max_ttl = 300;
+    amcf->negative_ttl = 30;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(name.data, ':');
+            if (p == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_ttl=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            amcf->max_ttl = ngx_parse_time(&s, 1);
+            if (amcf->max_ttl == (time_t) NGX_ERROR || amcf->max_ttl == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
+            s.data = value[i].data + 13;
+            s.len = value[i].len - 13;
+
+            amcf->negative_ttl = ngx_parse_time(&s, 1);
+            if (amcf->negative_ttl == (time_t) NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        return "needs \"zone\" parameter";
+    }
+
+    amcf->cache = ngx_shared_memory_add(cf, &name, size,
+                                        &ngx_http_gw_auth_module);
+    if (amcf->cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->cache->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->cache->init = ngx_http_gw_auth_init_zone;
+    amcf->cache->data = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_gw_auth_read_file(ngx_conf_t *cf, ngx_str_t *path, ngx_str_t *out,
+    size_t max)
+{
+    u_char           *p;
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || (size_t) ngx_file_size(&fi) > max)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "file \"%V\" is unreadable or too large", path);
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, (size_t) ngx_file_size(&fi) + 1);
+    if (p == NULL) {
+        (void) ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, p, (size_t) ngx_file_size(&fi), 0);
+
+    (void) ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    p[n] = '\0';
+    out->data = p;
+    out->len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    ngx_http_gw_auth_used = 0;
+
+    for (v = ngx_http_gw_auth_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (!ngx_http_gw_auth_used) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_gw_auth_handler;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                i;
+    ngx_http_gw_auth_jwks_t  *jwks;
+
+    if (ngx_http_gw_auth_jwks == NULL) {
+        return;
+    }
+
+    jwks = ngx_http_gw_auth_jwks->elts;
+
+    for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
+        if (jwks[i].pool) {
+            ngx_destroy_pool(jwks[i].pool);
+        }
+    }
+
+    ngx_http_gw_auth_jwks = NULL;
+}
