@@ -2196,7 +2196,8 @@ static ngx_int_t
 ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *value)
 {
-    ngx_str_t  text;
+    u_char     *p;
+    ngx_str_t   text;
 
     if (value == NULL || json_is_null(value)) {
         v->not_found = 1;
@@ -2205,6 +2206,17 @@ ngx_http_gw_auth_json_value(ngx_http_request_t *r,
 
     if (ngx_http_gw_jose_claim_text(r->pool, value, &text) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* a claim may end up in a header: control characters never pass */
+
+    for (p = text.data; p < text.data + text.len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "gw_auth: claim with a control character ignored");
+            v->not_found = 1;
+            return NGX_OK;
+        }
     }
 
     v->len = text.len;
@@ -3162,6 +3174,9 @@ ngx_http_gw_auth_add_variables(ngx_conf_t *cf)
     ngx_http_variable_t  *var, *v;
 
     ngx_http_gw_auth_used = 0;
+
+    /* jansson seeds its hashes once, here, not on a request */
+    json_object_seed(0);
 
     for (v = ngx_http_gw_auth_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
