@@ -32,6 +32,7 @@ use IO::Socket::INET;
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use HTTP::Tiny;
 use Digest::SHA qw(hmac_sha256_hex);
+use Crypt::JWT qw(encode_jwt);
 use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
@@ -117,6 +118,11 @@ if ($tls) {
     my $n = $conf =~
         s/^(\s*)#((?:listen\s+\S+\s+ssl\b|ssl_certificate)[^\n]*)$/$1$2/mg;
     is($n, 3, 'TLS lines found (listen ssl, certificate, key)');
+}
+
+# The demo key files sit next to the configuration.
+for my $f (glob "$root/examples/demo-*") {
+    system('cp', $f, $prefix) == 0 or BAIL_OUT("cp $f: $?");
 }
 
 open $fh, '>', "$prefix/nginx.conf" or BAIL_OUT("$prefix/nginx.conf: $!");
@@ -430,6 +436,43 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
               { error => { status => $status, message => $message,
                            request_id => $r->{headers}{'x-request-id'} } },
               "error: $status JSON body") or diag($r->{content});
+}
+
+
+# -- authentication (gw_auth) ----------------------------------------------
+
+{
+    my $key = 'demo-hs256-key-of-32-bytes-long!';
+    my $jwt = sub {
+        encode_jwt(alg => 'HS256', key => $key,
+                   extra_headers => { kid => 'demo' },
+                   payload => { sub => 'alice', exp => int(time) + 600, @_ });
+    };
+
+    $r = get('/account/me', Authorization => 'Bearer '
+                                             . $jwt->(scope => 'account:read'),
+             'X-Consumer-Id' => 'mallory');
+    is($r->{status}, 200, 'auth: JWT with the scope accepted');
+    is(echoed($r, 'x-consumer-id'), 'alice',
+       'auth: backend told the subject, not the client\'s X-Consumer-Id');
+
+    $r = get('/account/me', Authorization => 'Bearer '
+                                             . $jwt->(scope => 'other'));
+    is($r->{status}, 403, 'auth: JWT without the scope: 403');
+    like($r->{headers}{'www-authenticate'} // '', qr/insufficient_scope/,
+         'auth: 403 says insufficient_scope');
+
+    $r = get('/account/me');
+    is($r->{status}, 401, 'auth: no token: 401');
+    is($r->{headers}{'www-authenticate'}, 'Bearer realm="demo"',
+       'auth: WWW-Authenticate with the realm');
+
+    $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+    is($r->{status}, 200, 'auth: API key accepted');
+    is(echoed($r, 'x-consumer-id'), 'acme', 'auth: API key consumer passed on');
+
+    $r = get('/partners/x', 'X-API-Key' => 'guess');
+    is($r->{status}, 401, 'auth: wrong API key: 401');
 }
 
 
