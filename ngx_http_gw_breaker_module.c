@@ -393,6 +393,10 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
 
     pc->tries = 0;
 
+    /* the last pick was released: nginx must not free it again */
+    pc->sockaddr = NULL;
+    pc->socklen = 0;
+
     ngx_log_error(NGX_LOG_INFO, pc->log, 0,
                   "gw_breaker: every peer of upstream \"%V\" is open, "
                   "failing fast", bcf->zone.upstream);
@@ -514,26 +518,6 @@ ngx_http_gw_breaker_outcome(ngx_http_gw_breaker_peer_data_t *bp,
 
     status = u->headers_in.status_n;
 
-    if (status == 0) {
-
-        if (!(state & NGX_PEER_FAILED)) {
-            return NGX_HTTP_GW_BREAKER_NEUTRAL;
-        }
-
-        if (c && (c->read->timedout || c->write->timedout)) {
-            cls = NGX_HTTP_UPSTREAM_FT_TIMEOUT;
-
-        } else if (u->buffer.start && u->buffer.last > u->buffer.start) {
-            cls = NGX_HTTP_UPSTREAM_FT_INVALID_HEADER;
-
-        } else {
-            cls = NGX_HTTP_UPSTREAM_FT_ERROR;
-        }
-
-        return (bcf->failure_mask & cls) ? NGX_HTTP_GW_BREAKER_FAILURE
-                                         : NGX_HTTP_GW_BREAKER_SUCCESS;
-    }
-
     switch (status) {
     case 500:
         cls = NGX_HTTP_UPSTREAM_FT_HTTP_500;
@@ -552,6 +536,32 @@ ngx_http_gw_breaker_outcome(ngx_http_gw_breaker_peer_data_t *bp,
         break;
     default:
         cls = 0;
+    }
+
+    if (cls == 0 && (state & NGX_PEER_FAILED)) {
+
+        /*
+         * No answer, or a broken one: the status line may have been read
+         * before the header went wrong (proxy sets status_n first)
+         */
+
+        if (c && (c->read->timedout || c->write->timedout)) {
+            cls = NGX_HTTP_UPSTREAM_FT_TIMEOUT;
+
+        } else if (u->buffer.start && u->buffer.last > u->buffer.start) {
+            cls = NGX_HTTP_UPSTREAM_FT_INVALID_HEADER;
+
+        } else {
+            cls = NGX_HTTP_UPSTREAM_FT_ERROR;
+        }
+
+        return (bcf->failure_mask & cls) ? NGX_HTTP_GW_BREAKER_FAILURE
+                                         : NGX_HTTP_GW_BREAKER_SUCCESS;
+    }
+
+    if (status == 0) {
+        /* the client went away before an answer */
+        return NGX_HTTP_GW_BREAKER_NEUTRAL;
     }
 
     if (bcf->failure_mask & cls) {
@@ -835,6 +845,8 @@ ngx_http_gw_breaker_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_buf_t                        *b;
     ngx_uint_t                        last;
     ngx_chain_t                      *cl, out;
+    const char                       *reason, *tail;
+    ngx_http_core_loc_conf_t         *clcf;
     ngx_http_gw_breaker_loc_conf_t   *blcf;
     ngx_http_gw_breaker_peer_data_t  *bp;
 
@@ -865,6 +877,27 @@ ngx_http_gw_breaker_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_gw_breaker_module);
 
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    switch (blcf->status) {
+    case 400: reason = "Bad Request"; break;
+    case 401: reason = "Authorization Required"; break;
+    case 403: reason = "Forbidden"; break;
+    case 404: reason = "Not Found"; break;
+    case 408: reason = "Request Time-out"; break;
+    case 429: reason = "Too Many Requests"; break;
+    case 500: reason = "Internal Server Error"; break;
+    case 501: reason = "Not Implemented"; break;
+    case 502: reason = "Bad Gateway"; break;
+    case 503: reason = "Service Temporarily Unavailable"; break;
+    case 504: reason = "Gateway Time-out"; break;
+    default: reason = "Error";
+    }
+
+    tail = (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_ON) ? NGINX_VER
+           : (clcf->server_tokens == NGX_HTTP_SERVER_TOKENS_BUILD)
+             ? NGINX_VER_BUILD : "nginx";
+
     b = ngx_create_temp_buf(r->pool, 256);
     if (b == NULL) {
         return NGX_ERROR;
@@ -875,19 +908,10 @@ ngx_http_gw_breaker_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                           "<head><title>%ui %s</title></head>" CRLF
                           "<body>" CRLF
                           "<center><h1>%ui %s</h1></center>" CRLF
-                          "<hr><center>nginx</center>" CRLF
+                          "<hr><center>%s</center>" CRLF
                           "</body>" CRLF
                           "</html>" CRLF,
-                          blcf->status,
-                          blcf->status == 503 ? "Service Temporarily Unavailable"
-                          : blcf->status == 429 ? "Too Many Requests"
-                          : blcf->status == 504 ? "Gateway Time-out"
-                          : "Error",
-                          blcf->status,
-                          blcf->status == 503 ? "Service Temporarily Unavailable"
-                          : blcf->status == 429 ? "Too Many Requests"
-                          : blcf->status == 504 ? "Gateway Time-out"
-                          : "Error");
+                          blcf->status, reason, blcf->status, reason, tail);
     b->last_buf = 1;
 
     out.buf = b;
@@ -901,9 +925,18 @@ static ngx_int_t
 ngx_http_gw_breaker_state_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_pool_cleanup_t               *cln;
     ngx_http_gw_breaker_peer_data_t  *bp;
 
     bp = ngx_http_get_module_ctx(r->main, ngx_http_gw_breaker_module);
+
+    /* after an internal redirect (error_page), from the pool cleanup */
+
+    for (cln = r->main->pool->cleanup; bp == NULL && cln; cln = cln->next) {
+        if (cln->handler == ngx_http_gw_breaker_cleanup) {
+            bp = cln->data;
+        }
+    }
 
     if (bp == NULL || !bp->used) {
         v->not_found = 1;

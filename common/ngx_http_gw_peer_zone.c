@@ -131,9 +131,9 @@ ngx_http_gw_peer_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_gw_peer_zone_t  *opz = data;
 
     size_t                     len;
-    u_char                    *peers, *old;
+    u_char                    *peers, *old, *grown;
     ngx_str_t                 *name;
-    ngx_uint_t                 i, j, same;
+    ngx_uint_t                 i, j, n, same, capacity;
     ngx_http_gw_peer_name_t   *pn, *opn;
     ngx_http_gw_peer_shctx_t  *sh;
     ngx_http_gw_peer_zone_t   *pz;
@@ -194,19 +194,37 @@ ngx_http_gw_peer_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     /*
-     * The peers changed: a new array, each remaining peer with its state.
-     * The old array is not freed: workers of the previous configuration
-     * may hold pointers into it until they exit.
+     * The peers changed: each remaining peer keeps its state.  The entries
+     * are built aside, then copied into the array in place while it is big
+     * enough (workers of the previous configuration still hold pointers
+     * into it until they exit; they may count a result or two on a moved
+     * entry, never outside the zone).  A larger array is taken only when
+     * the peers outgrow it, with room to spare, so reloads do not leak.
      */
 
-    peers = ngx_slab_calloc(pz->shpool, pz->names->nelts * pz->size);
+    n = pz->names->nelts;
+
+    peers = ngx_calloc(n * pz->size, ngx_cycle->log);
     if (peers == NULL) {
         return NGX_ERROR;
     }
 
+    grown = NULL;
+
+    if (n > sh->capacity) {
+        capacity = ngx_min(2 * n, NGX_HTTP_GW_PEER_ZONE_SIZE / 2 / pz->size);
+        capacity = ngx_max(capacity, n);
+
+        grown = ngx_slab_calloc(pz->shpool, capacity * pz->size);
+        if (grown == NULL) {
+            ngx_free(peers);
+            return NGX_ERROR;
+        }
+    }
+
     ngx_shmtx_lock(&pz->shpool->mutex);
 
-    for (i = 0; i < pz->names->nelts; i++) {
+    for (i = 0; i < n; i++) {
         pn = (ngx_http_gw_peer_name_t *) (peers + i * pz->size);
 
         for (j = 0; old && j < sh->npeers; j++) {
@@ -229,10 +247,17 @@ ngx_http_gw_peer_zone_init(ngx_shm_zone_t *shm_zone, void *data)
         ngx_memcpy(pn->name, name[i].data, name[i].len);
     }
 
-    sh->peers = peers;
-    sh->npeers = pz->names->nelts;
+    if (grown) {
+        sh->peers = grown;
+        sh->capacity = capacity;
+    }
+
+    ngx_memcpy(sh->peers, peers, n * pz->size);
+    sh->npeers = n;
 
     ngx_shmtx_unlock(&pz->shpool->mutex);
+
+    ngx_free(peers);
 
     return NGX_OK;
 }
