@@ -3,9 +3,10 @@
 # bench/lib/report.pl STATUS ROUNDS OUT WORK: called by bench/run.
 #
 # Reads the per-scenario outcome (STATUS: scenario, baseline, status,
-# reason, target, description) and the per-round figures (ROUNDS, with a
-# header line), prints the summary table, writes OUT/report.md (summary plus
-# raw rounds) and WORK/chart.{dat,gp} for gnuplot to draw OUT/report.png.
+# reason, target, description, errors policy, backends) and the per-round
+# figures (ROUNDS, with a header line), prints the summary table, writes
+# OUT/report.md (summary, raw rounds, the gateways' error logs in short) and
+# WORK/chart.{dat,gp} for gnuplot to draw OUT/report.png.
 # Run parameters come from the environment (see the end of bench/run).
 
 use strict;
@@ -20,7 +21,8 @@ open my $fh, '<', $status_file or die "$status_file: $!\n";
 while (<$fh>) {
     chomp;
     my %s;
-    @s{qw(name baseline status reason target description)} = split /\t/, $_, -1;
+    @s{qw(name baseline status reason target description errors backends)}
+        = split /\t/, $_, -1;
     push @scenarios, \%s;
 }
 close $fh;
@@ -48,6 +50,21 @@ sub median {
 
 sub ms { defined $_[0] ? sprintf('%.2f ms', $_[0] / 1000) : '—' }
 sub rps { defined $_[0] ? sprintf('%.0f', $_[0]) : '—' }
+sub sum { my $t = 0; $t += $_ for @_; return $t }
+
+# the error rate of a set of rounds: all their errors (responses >= 400 and
+# socket errors) over all their requests, and the count, "0" for none
+sub erate {
+    my $rounds = shift;
+    return '—' unless @$rounds;
+    my $e = sum(map { $_->{error_count} || 0 } @$rounds);
+    my $n = sum(map { $_->{requests} } @$rounds);
+    return '0' unless $e;
+    return "all ($e)" unless $n;
+    my $r = 100 * $e / $n;
+    my $f = $r >= 10 ? '%.1f%%' : $r >= 0.1 ? '%.2f%%' : '%.2g%%';
+    return sprintf("$f (%d)", $r, $e);
+}
 
 my (@table, @notes, @chart);
 my $dash = '—';
@@ -58,7 +75,7 @@ for my $s (@scenarios) {
 
     if ($s->{status} ne 'ok') {
         push @table, [ @row, $s->{status} eq 'skipped' ? 'skipped' : 'FAILED',
-                       ($dash) x 5 ];
+                       ($dash) x 9 ];
         push @notes, "`$s->{name}` $s->{status}: $s->{reason}";
         next;
     }
@@ -67,10 +84,12 @@ for my $s (@scenarios) {
     my $br = $rounds{ $s->{name} }{baseline} || [];
     my $rps = median(map { $_->{rps} } @$sr);
     my $p99 = median(map { $_->{p99_us} } @$sr);
-    my ($brps, $bp99, $ratio);
+    my $p50 = median(map { $_->{p50_us} } @$sr);
+    my ($brps, $bp99, $bp50, $ratio);
     unless ($self) {
         $brps = median(map { $_->{rps} } @$br);
         $bp99 = median(map { $_->{p99_us} } @$br);
+        $bp50 = median(map { $_->{p50_us} } @$br);
         $ratio = $rps / $brps if $brps;
     }
 
@@ -98,8 +117,9 @@ for my $s (@scenarios) {
         $rcell .= sprintf(' (%.2f-%.2f)', $pr[0], $pr[-1]) if @pr > 1;
     }
 
-    push @table, [ @row, rps($rps), ms($p99), rps($brps), ms($bp99), $rcell,
-                   $target ];
+    push @table, [ @row, rps($rps), ms($p50), ms($p99), erate($sr),
+                   rps($brps), ms($bp50), ms($bp99),
+                   $self ? $dash : erate($br), $rcell, $target ];
 
     # sanity checks on what the backend saw
     for my $r (@$sr, @$br) {
@@ -120,9 +140,10 @@ for my $s (@scenarios) {
                    $self ? '(reference)' : "(vs $s->{baseline})" ];
 }
 
-my @head = ('scenario', 'baseline', 'req/s', 'p99', 'baseline req/s',
-            'baseline p99', 'ratio', 'target');
-my @align = qw(l l r r r r r l);
+my @head = ('scenario', 'baseline', 'req/s', 'p50', 'p99', 'errors',
+            'baseline req/s', 'baseline p50', 'baseline p99',
+            'baseline errors', 'ratio', 'target');
+my @align = qw(l l r r r r r r r r r l);
 
 sub md_table {
     my ($head, $align, $rows) = @_;
@@ -136,7 +157,9 @@ my $summary = md_table(\@head, \@align, \@table);
 my $params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
     . "-d$ENV{BENCH_DURATION}, $ENV{BENCH_ROUNDS} rounds per side "
     . "(alternating, baseline first), warm-up $ENV{BENCH_WARMUP}; "
-    . "medians of the rounds; ratio = scenario req/s / baseline req/s, "
+    . "req/s, p50 and p99: medians of the rounds; errors: responses >= 400 "
+    . "and socket errors over requests, all rounds together (count in "
+    . "brackets); ratio = scenario req/s / baseline req/s, "
     . "in brackets the range of the per-round ratios";
 my $chart_params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
     . "-d$ENV{BENCH_DURATION}, medians of $ENV{BENCH_ROUNDS} alternating "
@@ -160,22 +183,62 @@ print $md $summary, $notes, "\n";
 print $md "![req/s, scenario vs baseline](report.png)\n\n";
 
 print $md "## Scenarios\n\n";
-print $md "- `$_->{name}`: $_->{description}\n" for @scenarios;
+for (@scenarios) {
+    my @b = split ' ', $_->{backends} // '';
+    my @extra;
+    push @extra, 'backends: ' . join(', ', @b)
+        if @b > 1 || (@b && $b[0] ne 'normal');
+    push @extra, 'errors allowed' if ($_->{errors} // '') eq 'allowed';
+    print $md "- `$_->{name}`: $_->{description}",
+        (@extra ? ' (' . join('; ', @extra) . ')' : ''), "\n";
+}
 
 print $md "\n## Rounds\n\n",
     "Each round is one wrk run. *upstream conns* is the number of new ",
-    "connections the backend accepted during the round (about 0 when ",
+    "connections the backends accepted during the round (about 0 when ",
     "upstream keepalive works), *backend requests* how many requests ",
-    "reached it.\n\n";
+    "reached them, *per backend* how many reached each one (in the order ",
+    "of the scenario's `backends:`).\n\n";
 my @rows = map {
     [ $_->{scenario}, $_->{role}, $_->{run_as}, $_->{round}, rps($_->{rps}),
-      ms($_->{p99_us}), $_->{requests}, $_->{errors}, $_->{backend_conns},
-      $_->{backend_requests} ]
+      ms($_->{p50_us}), ms($_->{p99_us}), $_->{requests}, $_->{errors},
+      $_->{backend_conns}, $_->{backend_requests}, $_->{backend_split} ]
 } @raw;
-print $md md_table([ 'scenario', 'role', 'run as', 'round', 'req/s', 'p99',
-                     'requests', 'errors', 'upstream conns',
-                     'backend requests' ],
-                   [ qw(l l l r r r r l r r) ], \@rows);
+print $md md_table([ 'scenario', 'role', 'run as', 'round', 'req/s', 'p50',
+                     'p99', 'requests', 'errors', 'upstream conns',
+                     'backend requests', 'per backend' ],
+                   [ qw(l l l r r r r r l r r r) ], \@rows);
+
+# the gateways' error logs (at the scenario's log_level): each distinct
+# message once, with how often it was logged, most frequent first
+my @logs;
+for my $s (@scenarios) {
+    next if $s->{status} eq 'skipped';
+    for my $side ([ 'gw', $s->{name} ], [ 'gw-baseline', $s->{baseline} ]) {
+        my $f = "$work/$s->{name}/$side->[0]/logs/error.log";
+        open my $lf, '<', $f or next;
+        my (%count, $total);
+        while (<$lf>) {
+            chomp;
+            s/^\S+ \S+ (\[\w+\]) \d+#\d+: (?:\*\d+ )?/$1 /;
+            s/, client: .*//;
+            $count{$_}++;
+            $total++;
+        }
+        close $lf;
+        next unless $total;
+        my @top = sort { $count{$b} <=> $count{$a} || $a cmp $b } keys %count;
+        my $more = @top > 8 ? @top - 8 : 0;
+        splice @top, 8 if $more;
+        push @logs, "`$s->{name}`, gateway of `$side->[1]` "
+            . "($side->[0]/logs/error.log): $total line(s)\n\n"
+            . join('', map { sprintf "    %6d  %s\n", $count{$_}, $_ } @top)
+            . ($more ? "    (and $more more distinct messages)\n" : '')
+            . "\n";
+    }
+}
+print $md "\n## Gateway error logs\n\n",
+    @logs ? @logs : "Every gateway's error log is empty.\n";
 close $md;
 
 # the chart: clustered bars (baseline, scenario) per scenario, the ratio
