@@ -45,7 +45,7 @@ typedef struct {
     ngx_uint_t                         samples;
     ngx_int_t                          active;
     uint64_t                           started;      /* sum of start times */
-    ngx_uint_t                         chosen;
+    ngx_uint_t                         chosen;       /* tick of last pick */
     ngx_msec_t                         epoch[NGX_HTTP_GW_LT_BUCKETS];
     uint64_t                           bytes[NGX_HTTP_GW_LT_BUCKETS];
 } ngx_http_gw_lt_peer_t;
@@ -266,7 +266,7 @@ ngx_http_gw_lt_get_peer(ngx_peer_connection_t *pc, void *data)
 
         /*
          * cost / weight, compared without division; of equal ones, the
-         * peer chosen least often for its weight (round robin)
+         * peer chosen least recently (round robin)
          */
 
         cost[1] = peer->weight;
@@ -279,10 +279,7 @@ ngx_http_gw_lt_get_peer(ngx_peer_connection_t *pc, void *data)
                 continue;
             }
 
-            if (lhs == rhs
-                && (uint64_t) e->chosen * best[1]
-                   >= (uint64_t) best_e->chosen * cost[1])
-            {
+            if (lhs == rhs && e->chosen >= best_e->chosen) {
                 continue;
             }
         }
@@ -301,7 +298,7 @@ ngx_http_gw_lt_get_peer(ngx_peer_connection_t *pc, void *data)
 
     best_e->active++;
     best_e->started += msec;
-    best_e->chosen++;
+    best_e->chosen = ++pz->sh->tick;
 
     ngx_shmtx_unlock(&pz->shpool->mutex);
 
@@ -390,7 +387,10 @@ ngx_http_gw_lt_cost(ngx_http_gw_lt_srv_conf_t *lcf, ngx_http_gw_lt_peer_t *e,
         sum = 0;
 
         for (i = 0; i < NGX_HTTP_GW_LT_BUCKETS; i++) {
-            if (epoch - e->epoch[i] < NGX_HTTP_GW_LT_BUCKETS) {
+            /* workers' clocks differ slightly: a bucket "ahead" counts */
+            if ((ngx_msec_int_t) (epoch - e->epoch[i])
+                < NGX_HTTP_GW_LT_BUCKETS)
+            {
                 sum += e->bytes[i];
             }
         }
@@ -414,7 +414,9 @@ ngx_http_gw_lt_cost(ngx_http_gw_lt_srv_conf_t *lcf, ngx_http_gw_lt_peer_t *e,
     }
 
     if (lcf->inflight && active > 0) {
-        elapsed = ((uint64_t) active * now - e->started) * 1000 / active;
+        elapsed = ((uint64_t) active * now > e->started)
+                  ? ((uint64_t) active * now - e->started) * 1000 / active
+                  : 0;
         t = ngx_max(t, elapsed);
     }
 
@@ -483,6 +485,20 @@ ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
 
     ngx_shmtx_lock(&pz->shpool->mutex);
 
+    /* a reload may have moved the peer's entry */
+    if (pc->name == NULL
+        || e->name.name_len != pc->name->len
+        || ngx_memcmp(e->name.name, pc->name->data, pc->name->len) != 0)
+    {
+        e = ngx_http_gw_peer_zone_find(pz, pc->name);
+        if (e == NULL) {
+            ngx_shmtx_unlock(&pz->shpool->mutex);
+            lp->current = NULL;
+            ngx_http_upstream_free_round_robin_peer(pc, &lp->rrp, state);
+            return;
+        }
+    }
+
     if (e->active > 0) {
         e->active--;
         e->started -= ngx_min(e->started, lp->start);
@@ -508,7 +524,8 @@ ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
             e->avg = x;
 
         } else {
-            dt = ngx_max(now - e->updated, 1);
+            dt = ((ngx_msec_int_t) (now - e->updated) > 0)
+                 ? now - e->updated : 1;
             w = exp(-(double) dt / (double) lcf->decay);
             e->avg = (uint64_t) ((double) e->avg * w + (double) x * (1 - w));
         }
@@ -532,7 +549,7 @@ ngx_http_gw_lt_score_variable(ngx_http_request_t *r,
     u_char                      *p;
     ngx_http_gw_lt_peer_data_t  *lp;
 
-    lp = ngx_http_get_module_ctx(r->main, ngx_http_gw_lb_least_time_module);
+    lp = ngx_http_get_module_ctx(r, ngx_http_gw_lb_least_time_module);
 
     if (lp == NULL || !lp->scored) {
         v->not_found = 1;

@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                     npeers;
+    ngx_uint_t                     tick;        /* free for the module */
     ngx_uint_t                     capacity;
     u_char                        *peers;
 } ngx_http_gw_peer_shctx_t;
