@@ -887,7 +887,6 @@ ngx_http_gw_breaker_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     case 408: reason = "Request Time-out"; break;
     case 429: reason = "Too Many Requests"; break;
     case 500: reason = "Internal Server Error"; break;
-    case 501: reason = "Not Implemented"; break;
     case 502: reason = "Bad Gateway"; break;
     case 503: reason = "Service Temporarily Unavailable"; break;
     case 504: reason = "Gateway Time-out"; break;
