@@ -245,6 +245,8 @@ static char *ngx_http_gw_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_gw_auth_str_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_gw_auth_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_gw_auth_require(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -312,14 +314,14 @@ static ngx_command_t  ngx_http_gw_auth_commands[] = {
 
     { ngx_string("gw_auth_jwt_issuer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_gw_auth_str_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gw_auth_loc_conf_t, issuers),
       NULL },
 
     { ngx_string("gw_auth_jwt_audience"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_gw_auth_str_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gw_auth_loc_conf_t, audiences),
       NULL },
@@ -354,14 +356,14 @@ static ngx_command_t  ngx_http_gw_auth_commands[] = {
 
     { ngx_string("gw_auth_require_scope"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_gw_auth_str_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gw_auth_loc_conf_t, scopes),
       NULL },
 
     { ngx_string("gw_auth_require_role"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_gw_auth_str_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gw_auth_loc_conf_t, roles),
       NULL },
@@ -497,6 +499,9 @@ ngx_http_gw_auth_handler(ngx_http_request_t *r)
     ctx->sync_only = 0;
 
     if (ctx->method == 0) {
+        /* what a variable's evaluation found is not the final word */
+        ctx->status.len = 0;
+
         rc = ngx_http_gw_auth_evaluate(r, alcf, ctx);
 
         if (rc == NGX_AGAIN) {
@@ -870,8 +875,7 @@ ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
             /* refresh: only a document older than the minimum interval */
 
             if (i >= ctx->next_uri
-                && (jwks == NULL
-                    || now - fetched >= NGX_HTTP_GW_AUTH_REFRESH_MIN))
+                && now - fetched >= NGX_HTTP_GW_AUTH_REFRESH_MIN)
             {
                 ctx->next_uri = i + 1;
                 return ngx_http_gw_auth_subrequest(r, ctx, &uri[i], 1);
@@ -880,10 +884,21 @@ ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
             continue;
         }
 
-        if ((jwks == NULL || now >= expire) && !ctx->sync_only
-            && !(ctx->sub_done && ctx->sub_jwks
-                 && ctx->sub_uri.data == uri[i].data))
-        {
+        if (now >= expire) {
+            /*
+             * Missing or stale: fetched now, in the access phase; a
+             * variable's evaluation goes on without these keys.  A fetch
+             * that failed is stored with a short expiry, so a failing
+             * endpoint is asked once per interval, not per request.
+             */
+
+            if (ctx->sync_only
+                || (ctx->sub_done && ctx->sub_jwks
+                    && ctx->sub_uri.data == uri[i].data))
+            {
+                continue;
+            }
+
             return ngx_http_gw_auth_subrequest(r, ctx, &uri[i], 1);
         }
 
@@ -954,7 +969,9 @@ ngx_http_gw_auth_introspect(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ngx_http_gw_auth_digest(key, alcf->introspect.data, alcf->introspect.len,
+    /* the URI with its terminating NUL: "/a" + "bc" is not "/ab" + "c" */
+    ngx_http_gw_auth_digest(key, alcf->introspect.data,
+                            alcf->introspect.len + 1,
                             ctx->token.data, ctx->token.len);
 
     if (ctx->sub_done && !ctx->sub_jwks) {
@@ -1730,6 +1747,8 @@ ngx_http_gw_auth_jwks_get(ngx_http_request_t *r, ngx_str_t *uri,
     ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0);
 
     found = NULL;
+    *fetched = 0;
+    *expire = 0;
 
     if (ngx_http_gw_auth_jwks == NULL) {
         ngx_http_gw_auth_jwks = ngx_array_create(ngx_cycle->pool, 4,
@@ -2577,6 +2596,41 @@ ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             amcf->jwks_zone->init = ngx_http_gw_auth_init_zone;
             amcf->jwks_zone->data = zone;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* <directive> <string> ...: every argument into one list; repeatable */
+
+static char *
+ngx_http_gw_auth_str_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
     }
 
     return NGX_CONF_OK;
