@@ -52,6 +52,7 @@ typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
+    ngx_uint_t                      generation;     /* of stored JWKS */
 } ngx_http_gw_auth_shctx_t;
 
 
@@ -1893,15 +1894,19 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
     data = body->data;
     len = body->len;
     expire = now + ttl;
-    generation = 1;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    /*
+     * Generations count for the whole zone: an entry evicted and stored
+     * again must never look unchanged to a worker that parsed it before.
+     */
+
+    generation = ++zone->sh->generation;
 
     an = ngx_http_gw_auth_cache_get(zone, key);
 
     if (an) {
-        generation = an->generation + 1;
-
         if (len == 0) {
             /* failed fetch: keep the old keys a little longer */
             an->fetched = now;
