@@ -3,10 +3,10 @@
 # bench/lib/report.pl STATUS ROUNDS OUT WORK: called by bench/run.
 #
 # Reads the per-scenario outcome (STATUS: scenario, baseline, status,
-# reason, target, description, errors policy, backends) and the per-round
-# figures (ROUNDS, with a header line), prints the summary table, writes
-# OUT/report.md (summary, raw rounds, the gateways' error logs in short) and
-# WORK/chart.{dat,gp} for gnuplot to draw OUT/report.png.
+# reason, target, description, errors policy, backends, target_p99) and the
+# per-round figures (ROUNDS, with a header line), prints the summary table,
+# writes OUT/report.md (summary, raw rounds, the gateways' error logs in
+# short) and WORK/chart.{dat,gp} for gnuplot to draw OUT/report.png.
 # Run parameters come from the environment (see the end of bench/run).
 
 use strict;
@@ -21,8 +21,9 @@ open my $fh, '<', $status_file or die "$status_file: $!\n";
 while (<$fh>) {
     chomp;
     my %s;
-    @s{qw(name baseline status reason target description errors backends)}
-        = split /\t/, $_, -1;
+    @s{qw(name baseline status reason target description errors backends
+          target_p99)} = split /\t/, $_, -1;
+    $s{target_p99} //= '';
     push @scenarios, \%s;
 }
 close $fh;
@@ -75,7 +76,7 @@ for my $s (@scenarios) {
 
     if ($s->{status} ne 'ok') {
         push @table, [ @row, $s->{status} eq 'skipped' ? 'skipped' : 'FAILED',
-                       ($dash) x 9 ];
+                       ($dash) x 10 ];
         push @notes, "`$s->{name}` $s->{status}: $s->{reason}";
         next;
     }
@@ -85,45 +86,70 @@ for my $s (@scenarios) {
     my $rps = median(map { $_->{rps} } @$sr);
     my $p99 = median(map { $_->{p99_us} } @$sr);
     my $p50 = median(map { $_->{p50_us} } @$sr);
-    my ($brps, $bp99, $bp50, $ratio);
+    my ($brps, $bp99, $bp50, $ratio, $p99ratio);
     unless ($self) {
         $brps = median(map { $_->{rps} } @$br);
         $bp99 = median(map { $_->{p99_us} } @$br);
         $bp50 = median(map { $_->{p50_us} } @$br);
         $ratio = $rps / $brps if $brps;
+        $p99ratio = $p99 / $bp99 if $bp99;
     }
 
-    my $target = $dash;
+    # targets: "target" is a minimum of the req/s ratio, "target_p99" a
+    # maximum of the p99 ratio (scenario p99 / baseline p99)
+    my @target;
     if ($s->{target} ne '') {
         if (!defined $ratio) {
-            $target = "$s->{target} (no ratio)";
+            push @target, "$s->{target} (no ratio)";
         } elsif ($ratio >= $s->{target}) {
-            $target = "$s->{target} ok";
+            push @target, "$s->{target} ok";
         } else {
-            $target = "$s->{target} **MISSED**";
+            push @target, "$s->{target} **MISSED**";
             push @notes, sprintf('`%s` missed its target: ratio %.2f < %s',
                                  $s->{name}, $ratio, $s->{target});
         }
     }
+    if ($s->{target_p99} ne '') {
+        my $t = "p99 ≤ $s->{target_p99}";
+        if (!defined $p99ratio) {
+            push @target, "$t (no ratio)";
+        } elsif ($p99ratio <= $s->{target_p99}) {
+            push @target, "$t ok";
+        } else {
+            push @target, "$t **MISSED**";
+            push @notes, sprintf('`%s` missed its p99 target: p99 ratio '
+                                 . '%.2f > %s', $s->{name}, $p99ratio,
+                                 $s->{target_p99});
+        }
+    }
+    my $target = @target ? join('; ', @target) : $dash;
 
-    # the ratio, and in brackets the lowest and highest ratio of a round to
+    # a ratio, and in brackets the lowest and highest ratio of a round to
     # the baseline round just before it: how much to trust the median
-    my $rcell = $dash;
-    if (defined $ratio) {
-        my @pr = map { $br->[$_]{rps} ? $sr->[$_]{rps} / $br->[$_]{rps} : () }
+    my $ratio_cell = sub {
+        my ($median, $key) = @_;
+        return $dash unless defined $median;
+        my @pr = map { $br->[$_]{$key} ? $sr->[$_]{$key} / $br->[$_]{$key}
+                                       : () }
                  0 .. ($#$sr < $#$br ? $#$sr : $#$br);
         @pr = sort { $a <=> $b } @pr;
-        $rcell = sprintf('%.2f', $ratio);
-        $rcell .= sprintf(' (%.2f-%.2f)', $pr[0], $pr[-1]) if @pr > 1;
-    }
+        my $c = sprintf('%.2f', $median);
+        $c .= sprintf(' (%.2f-%.2f)', $pr[0], $pr[-1]) if @pr > 1;
+        return $c;
+    };
 
     push @table, [ @row, rps($rps), ms($p50), ms($p99), erate($sr),
                    rps($brps), ms($bp50), ms($bp99),
-                   $self ? $dash : erate($br), $rcell, $target ];
+                   $self ? $dash : erate($br), $ratio_cell->($ratio, 'rps'),
+                   $ratio_cell->($p99ratio, 'p99_us'), $target ];
 
     # sanity checks on what the backend saw
     for my $r (@$sr, @$br) {
         my $what = "`$s->{name}` $r->{role} round $r->{round} ($r->{run_as})";
+        if (($r->{raw_latency} // 1) eq '0') {
+            push @notes, "$what: p50 and p99 are wrk's (coordinated-omission "
+                . 'corrected), its histogram could not be read';
+        }
         if ($r->{backend_conns} * 10 > $r->{requests}) {
             push @notes, "$what: $r->{backend_conns} new upstream "
                 . "connections for $r->{requests} requests "
@@ -142,8 +168,8 @@ for my $s (@scenarios) {
 
 my @head = ('scenario', 'baseline', 'req/s', 'p50', 'p99', 'errors',
             'baseline req/s', 'baseline p50', 'baseline p99',
-            'baseline errors', 'ratio', 'target');
-my @align = qw(l l r r r r r r r r r l);
+            'baseline errors', 'ratio', 'p99 ratio', 'target');
+my @align = qw(l l r r r r r r r r r r l);
 
 sub md_table {
     my ($head, $align, $rows) = @_;
@@ -157,10 +183,14 @@ my $summary = md_table(\@head, \@align, \@table);
 my $params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
     . "-d$ENV{BENCH_DURATION}, $ENV{BENCH_ROUNDS} rounds per side "
     . "(alternating, baseline first), warm-up $ENV{BENCH_WARMUP}; "
-    . "req/s, p50 and p99: medians of the rounds; errors: responses >= 400 "
+    . "req/s, p50 and p99: medians of the rounds, p50 and p99 of the "
+    . "latencies measured (without wrk's coordinated-omission correction; "
+    . "wrk's p99 is in the rounds below); errors: responses >= 400 "
     . "and socket errors over requests, all rounds together (count in "
     . "brackets); ratio = scenario req/s / baseline req/s, "
-    . "in brackets the range of the per-round ratios";
+    . "p99 ratio = scenario p99 / baseline p99, "
+    . "in brackets the range of the per-round ratios; target: minimum "
+    . "ratio, and \"p99 ≤\" the maximum p99 ratio";
 my $chart_params = "wrk -t$ENV{BENCH_THREADS} -c$ENV{BENCH_CONNECTIONS} "
     . "-d$ENV{BENCH_DURATION}, medians of $ENV{BENCH_ROUNDS} alternating "
     . "rounds; labels: scenario / baseline";
@@ -198,16 +228,18 @@ print $md "\n## Rounds\n\n",
     "connections the backends accepted during the round (about 0 when ",
     "upstream keepalive works), *backend requests* how many requests ",
     "reached them, *per backend* how many reached each one (in the order ",
-    "of the scenario's `backends:`).\n\n";
+    "of the scenario's `backends:`). *p99 (wrk)* is the p99 wrk prints, ",
+    "after its coordinated-omission correction (see bench/README.md).\n\n";
 my @rows = map {
     [ $_->{scenario}, $_->{role}, $_->{run_as}, $_->{round}, rps($_->{rps}),
-      ms($_->{p50_us}), ms($_->{p99_us}), $_->{requests}, $_->{errors},
-      $_->{backend_conns}, $_->{backend_requests}, $_->{backend_split} ]
+      ms($_->{p50_us}), ms($_->{p99_us}), ms($_->{p99_wrk_us}),
+      $_->{requests}, $_->{errors}, $_->{backend_conns},
+      $_->{backend_requests}, $_->{backend_split} ]
 } @raw;
 print $md md_table([ 'scenario', 'role', 'run as', 'round', 'req/s', 'p50',
-                     'p99', 'requests', 'errors', 'upstream conns',
-                     'backend requests', 'per backend' ],
-                   [ qw(l l l r r r r r l r r r) ], \@rows);
+                     'p99', 'p99 (wrk)', 'requests', 'errors',
+                     'upstream conns', 'backend requests', 'per backend' ],
+                   [ qw(l l l r r r r r r l r r r) ], \@rows);
 
 # the gateways' error logs (at the scenario's log_level): each distinct
 # message once, with how often it was logged, most frequent first
