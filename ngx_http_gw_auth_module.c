@@ -782,13 +782,18 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
 
         rc = ngx_http_gw_jose_verify(&jws, &keys, &err);
 
-        if (rc == NGX_BUSY && !ctx->sync_only && alcf->key_requests
-            && ctx->refreshed == 0)
-        {
-            /* an unknown kid: the keys may have rotated, refresh once */
+        if (rc == NGX_BUSY && !ctx->sync_only && alcf->key_requests) {
 
-            ctx->refreshed = 1;
-            ctx->next_uri = 0;
+            /*
+             * An unknown kid: the keys may have rotated.  Each document
+             * not fetched within the refresh interval is fetched again,
+             * once per request (next_uri moves on), then verify again.
+             */
+
+            if (ctx->refreshed == 0) {
+                ctx->refreshed = 1;
+                ctx->next_uri = 0;
+            }
 
             rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, NULL);
 
