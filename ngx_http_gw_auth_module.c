@@ -733,7 +733,7 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
     json_t                        *v;
     ngx_int_t                      rc;
     ngx_str_t                      data;
-    ngx_uint_t                     type;
+    ngx_uint_t                     type, cached;
     const char                    *err;
     ngx_array_t                    keys;
     ngx_http_gw_jose_jws_t         jws;
@@ -757,16 +757,16 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
     ngx_http_gw_auth_digest(key, alcf->identity, NGX_HTTP_GW_AUTH_KEY_LEN,
                             ctx->token.data, ctx->token.len);
 
-    rc = NGX_DECLINED;
+    cached = 0;
 
     if (amcf->cache
         && ngx_http_gw_auth_cache_lookup(r, key, &type, &data) == NGX_OK
         && type == NGX_HTTP_GW_AUTH_CACHE_JWT)
     {
-        rc = NGX_OK;
+        cached = 1;
     }
 
-    if (rc != NGX_OK) {
+    if (!cached) {
 
         if (ngx_array_init(&keys, r->pool, 4, sizeof(ngx_http_gw_jose_key_t))
             != NGX_OK)
@@ -817,7 +817,8 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
         return NGX_DECLINED;
     }
 
-    if (amcf->cache && rc == NGX_OK) {
+    if (amcf->cache && !cached) {
+        /* stored once: max_ttl bounds the entry from its first check */
         v = json_object_get(jws.payload, "exp");
         exp = json_is_number(v) ? (time_t) json_number_value(v)
                                 : ngx_time() + amcf->max_ttl;
