@@ -27,13 +27,14 @@
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_jose.h"
 #include "ngx_http_gw_sig.h"
+#include "ngx_http_gw_shm_cache.h"
 
 
 #define NGX_HTTP_GW_AUTH_JWT            1
 #define NGX_HTTP_GW_AUTH_INTROSPECT     2
 #define NGX_HTTP_GW_AUTH_API_KEY        3
 
-#define NGX_HTTP_GW_AUTH_KEY_LEN        32
+#define NGX_HTTP_GW_AUTH_KEY_LEN        NGX_HTTP_GW_SHM_CACHE_KEY_LEN
 
 /* cache entry types */
 #define NGX_HTTP_GW_AUTH_CACHE_JWT      1
@@ -44,37 +45,6 @@
 #define NGX_HTTP_GW_AUTH_REFRESH_MIN    10
 
 #define NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE (1024 * 1024)
-
-
-/* shared zones: the verified-token cache and the fetched JWKS documents */
-
-typedef struct {
-    ngx_rbtree_t                    rbtree;
-    ngx_rbtree_node_t               sentinel;
-    ngx_queue_t                     queue;
-    ngx_uint_t                      generation;     /* of stored JWKS */
-} ngx_http_gw_auth_shctx_t;
-
-
-typedef struct {
-    ngx_http_gw_auth_shctx_t       *sh;
-    ngx_slab_pool_t                *shpool;
-} ngx_http_gw_auth_zone_t;
-
-
-/* starts at ngx_rbtree_node_t.color */
-
-typedef struct {
-    u_char                          color;
-    u_char                          type;
-    u_char                          key[NGX_HTTP_GW_AUTH_KEY_LEN];
-    ngx_queue_t                     queue;
-    time_t                          expire;
-    time_t                          fetched;
-    ngx_uint_t                      generation;
-    size_t                          len;
-    u_char                          data[1];
-} ngx_http_gw_auth_node_t;
 
 
 typedef struct {
@@ -203,17 +173,8 @@ static json_t *ngx_http_gw_auth_claims(ngx_http_gw_auth_ctx_t *ctx);
 
 static void ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen,
     u_char *b, size_t blen);
-static ngx_http_gw_auth_node_t *ngx_http_gw_auth_cache_get(
-    ngx_http_gw_auth_zone_t *zone, u_char *key);
-static ngx_int_t ngx_http_gw_auth_cache_put(ngx_http_gw_auth_zone_t *zone,
-    u_char *key, ngx_uint_t type, time_t expire, u_char *data, size_t len,
-    ngx_log_t *log);
 static ngx_int_t ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r,
     u_char *key, ngx_uint_t *type, ngx_str_t *data);
-static void ngx_http_gw_auth_zone_expire(ngx_http_gw_auth_zone_t *zone,
-    ngx_uint_t force);
-static void ngx_http_gw_auth_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_gw_auth_jwks_t *ngx_http_gw_auth_jwks_get(
     ngx_http_request_t *r, ngx_str_t *uri, time_t *fetched, time_t *expire);
 static ngx_int_t ngx_http_gw_auth_jwks_store(ngx_http_request_t *r,
@@ -234,8 +195,6 @@ static ngx_int_t ngx_http_gw_auth_claim_set_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *value);
 
-static ngx_int_t ngx_http_gw_auth_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
 static void *ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -734,10 +693,10 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
     ngx_int_t                      rc;
     ngx_str_t                      data;
     ngx_uint_t                     type, cached;
-    const char                    *err;
+    const                          char                    *err;
     ngx_array_t                    keys;
     ngx_http_gw_jose_jws_t         jws;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -826,7 +785,7 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
 
         zone = amcf->cache->data;
 
-        (void) ngx_http_gw_auth_cache_put(zone, key,
+        (void) ngx_http_gw_shm_cache_put(zone, key,
                                           NGX_HTTP_GW_AUTH_CACHE_JWT, exp,
                                           NULL, 0, r->connection->log);
     }
@@ -1021,7 +980,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
 {
     time_t                         exp, now;
     json_t                        *resp, *v;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -1056,7 +1015,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
 
     if (!json_is_true(v)) {
         if (zone && amcf->negative_ttl) {
-            (void) ngx_http_gw_auth_cache_put(zone, key,
+            (void) ngx_http_gw_shm_cache_put(zone, key,
                                               NGX_HTTP_GW_AUTH_CACHE_INACTIVE,
                                               now + amcf->negative_ttl,
                                               NULL, 0, r->connection->log);
@@ -1078,7 +1037,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
                                 : now + amcf->max_ttl;
         exp = ngx_min(exp, now + amcf->max_ttl);
 
-        (void) ngx_http_gw_auth_cache_put(zone, key,
+        (void) ngx_http_gw_shm_cache_put(zone, key,
                                           NGX_HTTP_GW_AUTH_CACHE_ACTIVE, exp,
                                           ctx->sub_body.data,
                                           ctx->sub_body.len,
@@ -1497,112 +1456,6 @@ ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen, u_char *b,
 }
 
 
-/* under the zone's mutex */
-
-static ngx_http_gw_auth_node_t *
-ngx_http_gw_auth_cache_get(ngx_http_gw_auth_zone_t *zone, u_char *key)
-{
-    uint32_t                  hash;
-    ngx_int_t                 rc;
-    ngx_rbtree_node_t        *node, *sentinel;
-    ngx_http_gw_auth_node_t  *an;
-
-    hash = ngx_crc32_short(key, NGX_HTTP_GW_AUTH_KEY_LEN);
-
-    node = zone->sh->rbtree.root;
-    sentinel = zone->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        an = (ngx_http_gw_auth_node_t *) &node->color;
-
-        rc = ngx_memcmp(key, an->key, NGX_HTTP_GW_AUTH_KEY_LEN);
-
-        if (rc == 0) {
-            return an;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static ngx_int_t
-ngx_http_gw_auth_cache_put(ngx_http_gw_auth_zone_t *zone, u_char *key,
-    ngx_uint_t type, time_t expire, u_char *data, size_t len, ngx_log_t *log)
-{
-    size_t                    n;
-    ngx_rbtree_node_t        *node;
-    ngx_http_gw_auth_node_t  *an;
-
-    if (expire <= ngx_time()) {
-        return NGX_OK;
-    }
-
-    n = offsetof(ngx_rbtree_node_t, color)
-        + offsetof(ngx_http_gw_auth_node_t, data) + len;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    an = ngx_http_gw_auth_cache_get(zone, key);
-
-    if (an) {
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) an - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_queue_remove(&an->queue);
-        ngx_rbtree_delete(&zone->sh->rbtree, node);
-        ngx_slab_free_locked(zone->shpool, node);
-    }
-
-    ngx_http_gw_auth_zone_expire(zone, 0);
-
-    node = ngx_slab_alloc_locked(zone->shpool, n);
-
-    if (node == NULL) {
-        ngx_http_gw_auth_zone_expire(zone, 1);
-
-        node = ngx_slab_alloc_locked(zone->shpool, n);
-        if (node == NULL) {
-            ngx_shmtx_unlock(&zone->shpool->mutex);
-
-            ngx_log_error(NGX_LOG_ALERT, log, 0,
-                          "gw_auth: could not allocate node in zone, "
-                          "the zone is too small");
-            return NGX_ERROR;
-        }
-    }
-
-    node->key = ngx_crc32_short(key, NGX_HTTP_GW_AUTH_KEY_LEN);
-
-    an = (ngx_http_gw_auth_node_t *) &node->color;
-    an->type = (u_char) type;
-    ngx_memcpy(an->key, key, NGX_HTTP_GW_AUTH_KEY_LEN);
-    an->expire = expire;
-    an->fetched = ngx_time();
-    an->generation = 0;
-    an->len = len;
-
-    if (len) {
-        ngx_memcpy(an->data, data, len);
-    }
-
-    ngx_rbtree_insert(&zone->sh->rbtree, node);
-    ngx_queue_insert_head(&zone->sh->queue, &an->queue);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
 /* a live cache entry, its data copied into the request's pool */
 
 static ngx_int_t
@@ -1610,8 +1463,8 @@ ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r, u_char *key,
     ngx_uint_t *type, ngx_str_t *data)
 {
     ngx_int_t                      rc;
-    ngx_http_gw_auth_node_t       *an;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_node_t  *an;
+    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -1621,7 +1474,7 @@ ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r, u_char *key,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    an = ngx_http_gw_auth_cache_get(zone, key);
+    an = ngx_http_gw_shm_cache_get(zone, key);
 
     if (an && an->expire > ngx_time()) {
         *type = an->type;
@@ -1648,86 +1501,6 @@ ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r, u_char *key,
 
 
 /*
- * Under the zone's mutex: frees up to two expired entries from the LRU
- * tail, or with "force" the least recently used one whatever its age.
- */
-
-static void
-ngx_http_gw_auth_zone_expire(ngx_http_gw_auth_zone_t *zone, ngx_uint_t force)
-{
-    time_t                    now;
-    ngx_uint_t                n;
-    ngx_queue_t              *q;
-    ngx_rbtree_node_t        *node;
-    ngx_http_gw_auth_node_t  *an;
-
-    now = ngx_time();
-
-    for (n = 0; n < 2; n++) {
-
-        if (ngx_queue_empty(&zone->sh->queue)) {
-            return;
-        }
-
-        q = ngx_queue_last(&zone->sh->queue);
-        an = ngx_queue_data(q, ngx_http_gw_auth_node_t, queue);
-
-        if (!force && an->expire > now) {
-            return;
-        }
-
-        force = 0;
-
-        ngx_queue_remove(q);
-
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) an - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_rbtree_delete(&zone->sh->rbtree, node);
-        ngx_slab_free_locked(zone->shpool, node);
-    }
-}
-
-
-static void
-ngx_http_gw_auth_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t        **p;
-    ngx_http_gw_auth_node_t   *an, *ant;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            an = (ngx_http_gw_auth_node_t *) &node->color;
-            ant = (ngx_http_gw_auth_node_t *) &temp->color;
-
-            p = (ngx_memcmp(an->key, ant->key, NGX_HTTP_GW_AUTH_KEY_LEN) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-/*
  * A fetched JWKS: the shared copy is the truth; this worker parses it again
  * only when its generation changed.  NULL when none was fetched yet.
  */
@@ -1741,11 +1514,11 @@ ngx_http_gw_auth_jwks_get(ngx_http_request_t *r, ngx_str_t *uri,
     size_t                         len;
     ngx_uint_t                     i, generation;
     ngx_pool_t                    *pool;
-    const char                    *err;
+    const                          char                    *err;
     ngx_array_t                   *keys;
     ngx_http_gw_auth_jwks_t       *jwks, *found;
-    ngx_http_gw_auth_node_t       *an;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_node_t  *an;
+    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -1782,7 +1555,7 @@ ngx_http_gw_auth_jwks_get(ngx_http_request_t *r, ngx_str_t *uri,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    an = ngx_http_gw_auth_cache_get(zone, key);
+    an = ngx_http_gw_shm_cache_get(zone, key);
 
     if (an == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -1887,8 +1660,8 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
     size_t                         len;
     time_t                         now, expire;
     ngx_uint_t                     generation;
-    ngx_http_gw_auth_node_t       *an;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_node_t  *an;
+    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -1910,13 +1683,14 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
 
     generation = ++zone->sh->generation;
 
-    an = ngx_http_gw_auth_cache_get(zone, key);
+    an = ngx_http_gw_shm_cache_get(zone, key);
 
     if (an) {
         if (len == 0) {
             /* failed fetch: keep the old keys a little longer */
             an->fetched = now;
-            an->expire = ngx_max(an->expire, now + NGX_HTTP_GW_AUTH_REFRESH_MIN);
+            an->expire = ngx_max(an->expire,
+                                 now + NGX_HTTP_GW_AUTH_REFRESH_MIN);
             ngx_shmtx_unlock(&zone->shpool->mutex);
             return NGX_OK;
         }
@@ -1929,7 +1703,7 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
         expire = now + NGX_HTTP_GW_AUTH_REFRESH_MIN;
     }
 
-    if (ngx_http_gw_auth_cache_put(zone, key, 0, expire, data, len,
+    if (ngx_http_gw_shm_cache_put(zone, key, 0, expire, data, len,
                                    r->connection->log)
         != NGX_OK)
     {
@@ -1938,7 +1712,7 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    an = ngx_http_gw_auth_cache_get(zone, key);
+    an = ngx_http_gw_shm_cache_get(zone, key);
     if (an) {
         an->generation = generation;
     }
@@ -2139,6 +1913,7 @@ ngx_http_gw_auth_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t               *name = (ngx_str_t *) data;
 
+    size_t                   n;
     json_t                  *claims;
     ngx_http_gw_auth_ctx_t  *ctx;
 
@@ -2155,10 +1930,10 @@ ngx_http_gw_auth_claim_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    n = sizeof("gw_jwt_claim_") - 1;
+
     return ngx_http_gw_auth_json_value(r, v,
-               ngx_http_gw_jose_claim(claims,
-                                      name->data + sizeof("gw_jwt_claim_") - 1,
-                                      name->len - (sizeof("gw_jwt_claim_") - 1)));
+               ngx_http_gw_jose_claim(claims, name->data + n, name->len - n));
 }
 
 
@@ -2170,6 +1945,7 @@ ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
 {
     ngx_str_t               *name = (ngx_str_t *) data;
 
+    size_t                   n;
     ngx_http_gw_auth_ctx_t  *ctx;
 
     ctx = ngx_http_gw_auth_identity(r);
@@ -2183,10 +1959,11 @@ ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    n = sizeof("gw_jwt_header_") - 1;
+
     return ngx_http_gw_auth_json_value(r, v,
-               ngx_http_gw_jose_claim(ctx->header,
-                                     name->data + sizeof("gw_jwt_header_") - 1,
-                                     name->len - (sizeof("gw_jwt_header_") - 1)));
+               ngx_http_gw_jose_claim(ctx->header, name->data + n,
+                                      name->len - n));
 }
 
 
@@ -2254,57 +2031,6 @@ ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_gw_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_gw_auth_zone_t  *ozone = data;
-
-    size_t                    len;
-    ngx_http_gw_auth_zone_t  *zone;
-
-    zone = shm_zone->data;
-
-    if (ozone) {
-        zone->sh = ozone->sh;
-        zone->shpool = ozone->shpool;
-        return NGX_OK;
-    }
-
-    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        zone->sh = zone->shpool->data;
-        return NGX_OK;
-    }
-
-    zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gw_auth_shctx_t));
-    if (zone->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    zone->shpool->data = zone->sh;
-
-    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
-                    ngx_http_gw_auth_rbtree_insert_value);
-
-    ngx_queue_init(&zone->sh->queue);
-
-    len = sizeof(" in gw_auth zone \"\"") + shm_zone->shm.name.len;
-
-    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
-    if (zone->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(zone->shpool->log_ctx, " in gw_auth zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    zone->shpool->log_nomem = 0;
 
     return NGX_OK;
 }
@@ -2562,7 +2288,7 @@ ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                     *value, *s, name;
     ngx_http_gw_auth_main_conf_t  *amcf;
-    ngx_http_gw_auth_zone_t       *zone;
+    ngx_http_gw_shm_cache_t       *zone;
 
     value = cf->args->elts;
 
@@ -2599,12 +2325,12 @@ ngx_http_gw_auth_key_request(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (amcf->jwks_zone->data == NULL) {
-            zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_zone_t));
+            zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_shm_cache_t));
             if (zone == NULL) {
                 return NGX_CONF_ERROR;
             }
 
-            amcf->jwks_zone->init = ngx_http_gw_auth_init_zone;
+            amcf->jwks_zone->init = ngx_http_gw_shm_cache_init_zone;
             amcf->jwks_zone->data = zone;
         }
     }
@@ -3081,7 +2807,7 @@ ngx_http_gw_auth_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ssize_t                   size;
     ngx_str_t                *value, name, s;
     ngx_uint_t                i;
-    ngx_http_gw_auth_zone_t  *zone;
+    ngx_http_gw_shm_cache_t  *zone;
 
     if (amcf->cache) {
         return "is duplicate";
@@ -3170,12 +2896,12 @@ ngx_http_gw_auth_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_zone_t));
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_shm_cache_t));
     if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    amcf->cache->init = ngx_http_gw_auth_init_zone;
+    amcf->cache->init = ngx_http_gw_shm_cache_init_zone;
     amcf->cache->data = zone;
 
     return NGX_CONF_OK;

@@ -744,7 +744,8 @@ ngx_http_gw_breaker_log_change(ngx_log_t *log,
     default: /* NGX_HTTP_GW_BREAKER_CLOSED */
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "gw_breaker: peer %V of upstream \"%V\" closed: "
-                      "%ui %s", &name, bcf->zone.upstream, ch->count, ch->cause);
+                      "%ui %s", &name, bcf->zone.upstream, ch->count,
+                      ch->cause);
     }
 }
 

@@ -25,6 +25,7 @@
 
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_sig.h"
+#include "ngx_http_gw_shm_cache.h"
 
 
 #define NGX_HTTP_GW_WEBHOOK_OFF          0
@@ -42,31 +43,7 @@
 #define NGX_HTTP_GW_WEBHOOK_EXPIRED      4
 #define NGX_HTTP_GW_WEBHOOK_REPLAYED     5
 
-#define NGX_HTTP_GW_WEBHOOK_KEY_LEN      32
-
-
-typedef struct {
-    ngx_rbtree_t                    rbtree;
-    ngx_rbtree_node_t               sentinel;
-    ngx_queue_t                     queue;
-} ngx_http_gw_webhook_shctx_t;
-
-
-typedef struct {
-    ngx_http_gw_webhook_shctx_t    *sh;
-    ngx_slab_pool_t                *shpool;
-} ngx_http_gw_webhook_zone_t;
-
-
-/* a delivery the backend answered 2xx; starts at ngx_rbtree_node_t.color */
-
-typedef struct {
-    u_char                          color;
-    u_char                          dummy;
-    u_char                          key[NGX_HTTP_GW_WEBHOOK_KEY_LEN];
-    ngx_queue_t                     queue;
-    time_t                          expire;
-} ngx_http_gw_webhook_node_t;
+#define NGX_HTTP_GW_WEBHOOK_KEY_LEN      NGX_HTTP_GW_SHM_CACHE_KEY_LEN
 
 
 typedef struct {
@@ -135,13 +112,6 @@ static ngx_int_t ngx_http_gw_webhook_answer(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
 static ngx_int_t ngx_http_gw_webhook_log_handler(ngx_http_request_t *r);
 
-static ngx_http_gw_webhook_node_t *ngx_http_gw_webhook_lookup(
-    ngx_http_gw_webhook_zone_t *zone, u_char *key, uint32_t hash);
-static void ngx_http_gw_webhook_expire(ngx_http_gw_webhook_zone_t *zone,
-    ngx_uint_t force);
-static void ngx_http_gw_webhook_rbtree_insert_value(
-    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
 
 static ngx_http_gw_webhook_ctx_t *ngx_http_gw_webhook_get_ctx(
     ngx_http_request_t *r);
@@ -151,8 +121,6 @@ static ngx_int_t ngx_http_gw_webhook_status_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
-static ngx_int_t ngx_http_gw_webhook_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
 static void *ngx_http_gw_webhook_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -944,14 +912,13 @@ static void
 ngx_http_gw_webhook_verify(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx)
 {
-    u_char                      *p;
-    size_t                       len, n;
-    u_char                       md[EVP_MAX_MD_SIZE];
-    uint32_t                     hash;
-    ngx_uint_t                   i, j, match;
-    EVP_MD_CTX                  *dctx;
-    ngx_http_gw_webhook_node_t  *wn;
-    ngx_http_gw_webhook_zone_t  *zone;
+    u_char                        *p;
+    size_t                         len, n;
+    u_char                         md[EVP_MAX_MD_SIZE];
+    ngx_uint_t                     i, j, match;
+    EVP_MD_CTX                    *dctx;
+    ngx_http_gw_shm_cache_node_t  *wn;
+    ngx_http_gw_shm_cache_t       *zone;
 
     ctx->done = 1;
     match = 0;
@@ -1020,13 +987,12 @@ ngx_http_gw_webhook_verify(ngx_http_request_t *r,
     }
 
     zone = ctx->replay_zone->data;
-    hash = ngx_crc32_short(ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_http_gw_webhook_expire(zone, 0);
+    ngx_http_gw_shm_cache_expire(zone, 0);
 
-    wn = ngx_http_gw_webhook_lookup(zone, ctx->key, hash);
+    wn = ngx_http_gw_shm_cache_get(zone, ctx->key);
 
     if (wn != NULL && wn->expire > ngx_time()) {
         ctx->status = NGX_HTTP_GW_WEBHOOK_REPLAYED;
@@ -1086,14 +1052,9 @@ ngx_http_gw_webhook_answer(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
 {
-    size_t                       n;
-    time_t                       expire;
-    uint32_t                     hash;
-    ngx_uint_t                   status;
-    ngx_rbtree_node_t           *node;
-    ngx_http_gw_webhook_ctx_t   *ctx;
-    ngx_http_gw_webhook_node_t  *wn;
-    ngx_http_gw_webhook_zone_t  *zone;
+    time_t                      expire;
+    ngx_uint_t                  status;
+    ngx_http_gw_webhook_ctx_t  *ctx;
 
     ctx = ngx_http_gw_webhook_get_ctx(r);
 
@@ -1110,174 +1071,13 @@ ngx_http_gw_webhook_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    zone = ctx->replay_zone->data;
-    hash = ngx_crc32_short(ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
-
     /* as long as the sender's timestamp is acceptable, and no shorter */
     expire = ngx_max(ngx_time(), ctx->ts) + ctx->replay_ttl;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    wn = ngx_http_gw_webhook_lookup(zone, ctx->key, hash);
-
-    if (wn != NULL) {
-        wn->expire = expire;
-        ngx_queue_remove(&wn->queue);
-        ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
-        goto done;
-    }
-
-    n = offsetof(ngx_rbtree_node_t, color)
-        + sizeof(ngx_http_gw_webhook_node_t);
-
-    node = ngx_slab_alloc_locked(zone->shpool, n);
-
-    if (node == NULL) {
-        ngx_http_gw_webhook_expire(zone, 1);
-
-        node = ngx_slab_alloc_locked(zone->shpool, n);
-        if (node == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "gw_webhook: could not allocate node in "
-                          "replay zone \"%V\"", &ctx->replay_zone->shm.name);
-            goto done;
-        }
-    }
-
-    node->key = hash;
-
-    wn = (ngx_http_gw_webhook_node_t *) &node->color;
-    ngx_memcpy(wn->key, ctx->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
-    wn->expire = expire;
-
-    ngx_rbtree_insert(&zone->sh->rbtree, node);
-    ngx_queue_insert_head(&zone->sh->queue, &wn->queue);
-
-done:
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    (void) ngx_http_gw_shm_cache_put(ctx->replay_zone->data, ctx->key, 0,
+                                     expire, NULL, 0, r->connection->log);
 
     return NGX_OK;
-}
-
-
-/* under the zone's mutex: the node of a delivery, expired or not */
-
-static ngx_http_gw_webhook_node_t *
-ngx_http_gw_webhook_lookup(ngx_http_gw_webhook_zone_t *zone, u_char *key,
-    uint32_t hash)
-{
-    ngx_int_t                    rc;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_gw_webhook_node_t  *wn;
-
-    node = zone->sh->rbtree.root;
-    sentinel = zone->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        wn = (ngx_http_gw_webhook_node_t *) &node->color;
-
-        rc = ngx_memcmp(key, wn->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN);
-
-        if (rc == 0) {
-            return wn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/*
- * Under the zone's mutex: frees up to two expired entries from the tail of
- * the LRU queue, or with "force" the oldest one whatever its age.
- */
-
-static void
-ngx_http_gw_webhook_expire(ngx_http_gw_webhook_zone_t *zone, ngx_uint_t force)
-{
-    time_t                       now;
-    ngx_uint_t                   n;
-    ngx_queue_t                 *q;
-    ngx_rbtree_node_t           *node;
-    ngx_http_gw_webhook_node_t  *wn;
-
-    now = ngx_time();
-
-    for (n = 0; n < 2; n++) {
-
-        if (ngx_queue_empty(&zone->sh->queue)) {
-            return;
-        }
-
-        q = ngx_queue_last(&zone->sh->queue);
-        wn = ngx_queue_data(q, ngx_http_gw_webhook_node_t, queue);
-
-        if (!force && wn->expire > now) {
-            return;
-        }
-
-        force = 0;
-
-        ngx_queue_remove(q);
-
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) wn - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_rbtree_delete(&zone->sh->rbtree, node);
-        ngx_slab_free_locked(zone->shpool, node);
-    }
-}
-
-
-static void
-ngx_http_gw_webhook_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t           **p;
-    ngx_http_gw_webhook_node_t   *wn, *wnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            wn = (ngx_http_gw_webhook_node_t *) &node->color;
-            wnt = (ngx_http_gw_webhook_node_t *) &temp->color;
-
-            p = (ngx_memcmp(wn->key, wnt->key, NGX_HTTP_GW_WEBHOOK_KEY_LEN)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 
@@ -1375,59 +1175,6 @@ ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_gw_webhook_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_gw_webhook_zone_t  *ozone = data;
-
-    size_t                       len;
-    ngx_http_gw_webhook_zone_t  *zone;
-
-    zone = shm_zone->data;
-
-    if (ozone) {
-        /* reload: keep what was remembered */
-        zone->sh = ozone->sh;
-        zone->shpool = ozone->shpool;
-        return NGX_OK;
-    }
-
-    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        zone->sh = zone->shpool->data;
-        return NGX_OK;
-    }
-
-    zone->sh = ngx_slab_alloc(zone->shpool,
-                              sizeof(ngx_http_gw_webhook_shctx_t));
-    if (zone->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    zone->shpool->data = zone->sh;
-
-    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
-                    ngx_http_gw_webhook_rbtree_insert_value);
-
-    ngx_queue_init(&zone->sh->queue);
-
-    len = sizeof(" in gw_webhook_replay zone \"\"") + shm_zone->shm.name.len;
-
-    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
-    if (zone->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(zone->shpool->log_ctx, " in gw_webhook_replay zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    zone->shpool->log_nomem = 0;
 
     return NGX_OK;
 }
@@ -1650,7 +1397,7 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                   *value, name, s;
     ngx_uint_t                   i;
     ngx_shm_zone_t              *shm_zone;
-    ngx_http_gw_webhook_zone_t  *zone;
+    ngx_http_gw_shm_cache_t     *zone;
 
     if (wlcf->replay_zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -1738,12 +1485,12 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (shm_zone->data == NULL) {
-        zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_webhook_zone_t));
+        zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_shm_cache_t));
         if (zone == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        shm_zone->init = ngx_http_gw_webhook_init_zone;
+        shm_zone->init = ngx_http_gw_shm_cache_init_zone;
         shm_zone->data = zone;
     }
 
