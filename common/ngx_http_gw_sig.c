@@ -225,6 +225,12 @@ ngx_http_gw_sig_decode(ngx_uint_t encoding, u_char *src, size_t len,
         return NGX_DECLINED;
     }
 
+    /* i characters decode to i * 6 / 8 bytes: 86 of them fill 64 bytes */
+
+    if (i * 6 / 8 > NGX_HTTP_GW_SIG_MAX_LEN) {
+        return NGX_DECLINED;
+    }
+
     for ( /* void */ ; i < len; i++) {
         if (src[i] != '=') {
             return NGX_DECLINED;
