@@ -24,13 +24,16 @@ ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
 PROVE_JOBS   ?= 2
 
 # Debian 12 packages: build (nginx-dev and the libraries), tests (perl,
-# echo module, redis, valgrind) and benchmarks (wrk, gnuplot).
+# echo module, redis, valgrind) and benchmarks (wrk, gnuplot, and the
+# OpenResty-style Lua limiter the Redis limiter is measured against).
 DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
             zlib1g-dev libjansson-dev libjwt-dev libhiredis-dev \
             libnginx-mod-http-echo libtest-base-perl libcrypt-jwt-perl \
-            redis-server valgrind wrk gnuplot-nox openssl procps
+            redis-server valgrind wrk gnuplot-nox openssl procps \
+            libnginx-mod-http-lua lua-nginx-redis
 
 MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
+                ngx_http_gw_ratelimit_module \
                 ngx_http_gw_lb_least_time_module ngx_http_gw_auth_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
