@@ -4,7 +4,8 @@
 # with real requests every capability it shows: routing by path, header and
 # query argument; round robin, weights, least_conn, ip_hash, hash and random
 # balancing with upstream keepalive; proxy_cache; gzip; security headers;
-# request and response header rewriting; JSON errors; /healthz; HSTS on TLS.
+# request and response header rewriting; JSON errors; /healthz; HSTS on TLS;
+# JWT and API-key auth; per-consumer rate limits; webhook signatures.
 #
 # The file is used as it is, with only these changes, so the example cannot
 # rot unnoticed:
@@ -473,6 +474,25 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
 
     $r = get('/partners/x', 'X-API-Key' => 'guess');
     is($r->{status}, 401, 'auth: wrong API key: 401');
+
+    # the per-consumer limit: 60 a minute; the first request above took one
+    my @remaining;
+    for (1 .. 3) {
+        $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+        push @remaining, $r->{headers}{'x-ratelimit-remaining'} // 'none';
+    }
+    is($r->{headers}{'x-ratelimit-limit'}, 60,
+       'ratelimit: the per-consumer limit is reported');
+    is($remaining[1], $remaining[0] - 1, 'ratelimit: each request counts');
+    like($r->{headers}{'ratelimit-policy'} // '', qr/^"per_consumer";q=60;w=60$/,
+         'ratelimit: RateLimit-Policy names the consumer zone');
+    my $n = 4;
+    while ($r->{status} == 200 && $n++ < 70) {
+        $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+    }
+    is($r->{status}, 429, 'ratelimit: over the limit: 429');
+    is($n, 61, 'ratelimit: after exactly 60 requests of the consumer');
+    ok(($r->{headers}{'retry-after'} // 0) > 0, 'ratelimit: with Retry-After');
 }
 
 
