@@ -1127,6 +1127,15 @@ ngx_http_gw_redis_conn_open(ngx_http_gw_redis_conn_t *rc)
 
     c = pc.connection;
     c->data = rc;
+
+    /* small pipelined writes must not wait for Nagle's algorithm */
+
+    if (pc.sockaddr->sa_family != AF_UNIX && ngx_tcp_nodelay(c) != NGX_OK) {
+        ngx_close_connection(c);
+        ngx_http_gw_redis_server_failed(s, "cannot be set up (TCP_NODELAY)");
+        return NGX_ERROR;
+    }
+
     c->read->handler = ngx_http_gw_redis_read_handler;
     c->write->handler = ngx_http_gw_redis_write_handler;
 
