@@ -1061,6 +1061,50 @@ failed:
 }
 
 
+json_t *
+ngx_http_gw_jose_part(ngx_pool_t *pool, u_char *token, size_t len,
+    ngx_uint_t part)
+{
+    u_char     *p, *last, *start;
+    json_t     *json;
+    ngx_str_t   text;
+    ngx_uint_t  n;
+
+    if (len > NGX_HTTP_GW_JOSE_MAX_TOKEN || part > 1) {
+        return NULL;
+    }
+
+    start = token;
+    last = token + len;
+    n = 0;
+
+    for (p = token; p < last; p++) {
+        if (*p != '.') {
+            continue;
+        }
+
+        if (n == part) {
+            break;
+        }
+
+        start = p + 1;
+        n++;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (ngx_http_gw_jose_base64url(pool, start, p - start, &text) != NGX_OK) {
+        return NULL;
+    }
+
+    json = ngx_http_gw_jose_json(pool, text.data, text.len);
+
+    return json_is_object(json) ? json : NULL;
+}
+
+
 /*
  * Base64url without padding (RFC 7515 2): no "=", no characters outside
  * the alphabet, and the unused bits of the last character zero, so that

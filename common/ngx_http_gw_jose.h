@@ -110,6 +110,15 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_parse(ngx_pool_t *pool,
     const char **err);
 
 /*
+ * The header (part 0) or the payload (part 1) of a compact JWS as a JSON
+ * object, for a token that ngx_http_gw_jose_parse() accepted before (a
+ * verified token found again in a cache): only that part is decoded.
+ * NULL when it is not a JSON object, or when out of memory.
+ */
+NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_part(ngx_pool_t *pool,
+    u_char *token, size_t len, ngx_uint_t part);
+
+/*
  * Verifies jws with a key of "keys": with a "kid", the keys of that id and
  * those without any (PEM keys); NGX_BUSY when no key has the id and none
  * without one verified (the caller may refresh its keys once); without a

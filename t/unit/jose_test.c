@@ -46,6 +46,7 @@ static void jt_rfc(void);
 static void jt_algs(void);
 static void jt_key_files(void);
 static void jt_parse(void);
+static void jt_part(void);
 static void jt_claims(void);
 static void jt_json(void);
 static void jt_out_of_memory(void);
@@ -753,6 +754,7 @@ main(void)
     jt_algs();
     jt_key_files();
     jt_parse();
+    jt_part();
     jt_claims();
     jt_json();
     jt_out_of_memory();
@@ -1618,6 +1620,47 @@ jt_json(void)
 
     jt_ok(ngx_http_gw_jose_json(pool, jt_str("{\"a\":\"\xff\"}")) == NULL,
           "invalid UTF-8 is refused");
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* one part of a token parsed before, as a cached token's claims are */
+
+static void
+jt_part(void)
+{
+    json_t      *v;
+    ngx_pool_t  *pool;
+
+    pool = ngx_create_pool(0, NULL);
+
+    v = ngx_http_gw_jose_part(pool, jt_str(JT_A1), 0);
+    jt_is(json_string_value(json_object_get(v, "alg")), "HS256",
+          "part 0 of RFC 7515 A.1 is its header");
+
+    v = ngx_http_gw_jose_part(pool, jt_str(JT_A1), 1);
+    jt_is(json_string_value(json_object_get(v, "iss")), "joe",
+          "part 1 of RFC 7515 A.1 is its payload");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str(JT_A1), 2) == NULL,
+          "part 2, the signature, is no JSON object");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str("eyJhIjoxfQ"), 0) == NULL
+          && ngx_http_gw_jose_part(pool, jt_str("eyJhIjoxfQ.eyJhIjoxfQ"), 1)
+             == NULL,
+          "a part that no dot ends is not one");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str("WzFd.e30.e30"), 0) == NULL
+          && ngx_http_gw_jose_part(pool, jt_str("e30.e30=.e30"), 1) == NULL,
+          "a part that is no JSON object, or no base64url, gives NULL");
+
+    jt_budget = 0;
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str(JT_A1), 1) == NULL,
+          "out of memory: NULL");
+
+    jt_budget = -1;
 
     ngx_destroy_pool(pool);
 }
