@@ -65,6 +65,8 @@ typedef struct {
     ngx_uint_t                 kty;
     ngx_uint_t                 algs;      /* the algorithms it may verify */
     EVP_PKEY                  *pkey;      /* RSA, EC, OKP (also HMAC) */
+    EVP_MAC_CTX               *hmac[3];   /* oct: keyed, HS256/384/512 */
+    EVP_PKEY_CTX              *verify[6]; /* RSA: RS256..PS512; EC: [0] */
 } ngx_http_gw_jose_key_t;
 
 

@@ -939,6 +939,25 @@ jt_algs(void)
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
     jt_is(err, "signature mismatch", "a changed RS512 signature is refused");
 
+    /* each key's verification contexts are made once and reused */
+
+    rc = jt_check(pool, keys, JT_RS512, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "RS512 verifies again after a refused signature");
+
+    rc = jt_check(pool, keys, JT_PS256, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "PS256 verifies with the same key after RS512");
+
+    len = strlen(JT_ES384);
+    t = ngx_palloc(pool, len + 1);
+    ngx_memcpy(t, JT_ES384, len + 1);
+    t[len - 10] = (t[len - 10] == 'A') ? 'B' : 'A';
+
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_is(err, "signature mismatch", "a changed ES384 signature is refused");
+
+    rc = jt_check(pool, keys, JT_ES384, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "ES384 verifies again after a refused signature");
+
     t = jt_hs256(pool, "{\"alg\":\"HS256\",\"kid\":\"nope\"}", "{}");
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
     jt_ok(rc == NGX_BUSY && strcmp(err, "no key for kid") == 0,
@@ -1263,6 +1282,21 @@ jt_parse(void)
     t = jt_hs256(pool, buf, "{}");
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
     jt_is(err, "invalid kid", "a kid of 257 bytes is refused");
+
+    /* the key's HMAC context is reset for each verification */
+
+    t = jt_hs256(pool, "{\"alg\":\"HS256\"}", "{\"sub\":\"a\"}");
+    len = strlen(t);
+    t[len - 5] = (t[len - 5] == 'A') ? 'B' : 'A';
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_is(err, "signature mismatch", "a changed HS256 signature is refused");
+
+    t = jt_hs256(pool, "{\"alg\":\"HS256\"}", "{\"sub\":\"a\"}");
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "HS256 verifies again after a refused signature");
+
+    rc = jt_check(pool, keys, JT_A1, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "RFC 7515 A.1 verifies after another token");
 
     p = (u_char *) buf + sprintf(buf, "{\"alg\":\"HS256\",\"x\":");
     p = ngx_cpymem(p, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 32);
