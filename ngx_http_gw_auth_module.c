@@ -265,6 +265,7 @@ static char *ngx_http_gw_auth_read_file(ngx_conf_t *cf, ngx_str_t *path,
 static ngx_int_t ngx_http_gw_auth_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_auth_init(ngx_conf_t *cf);
 static void ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_gw_auth_exit_master(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_gw_auth_commands[] = {
@@ -411,7 +412,7 @@ ngx_module_t  ngx_http_gw_auth_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_gw_auth_exit_process,         /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_gw_auth_exit_master,          /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -3331,17 +3332,32 @@ ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle)
     ngx_uint_t                i;
     ngx_http_gw_auth_jwks_t  *jwks;
 
-    if (ngx_http_gw_auth_jwks == NULL) {
-        return;
-    }
+    if (ngx_http_gw_auth_jwks != NULL) {
+        jwks = ngx_http_gw_auth_jwks->elts;
 
-    jwks = ngx_http_gw_auth_jwks->elts;
-
-    for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
-        if (jwks[i].pool) {
-            ngx_destroy_pool(jwks[i].pool);
+        for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
+            if (jwks[i].pool) {
+                ngx_destroy_pool(jwks[i].pool);
+            }
         }
+
+        ngx_http_gw_auth_jwks = NULL;
     }
 
-    ngx_http_gw_auth_jwks = NULL;
+    ngx_http_gw_auth_exit_master(cycle);
+}
+
+
+/* what OpenSSL was asked for once, for the process, given back */
+
+static void
+ngx_http_gw_auth_exit_master(ngx_cycle_t *cycle)
+{
+    EVP_MD_CTX_free(ngx_http_gw_auth_md_ctx);
+    ngx_http_gw_auth_md_ctx = NULL;
+
+    EVP_MD_free(ngx_http_gw_auth_md);
+    ngx_http_gw_auth_md = NULL;
+
+    ngx_http_gw_jose_done();
 }

@@ -2101,6 +2101,18 @@ ngx_http_gw_jose_json_depth(u_char *p, size_t len)
 }
 
 
+void
+ngx_http_gw_jose_done(void)
+{
+    ngx_http_gw_jose_alg_t  *a;
+
+    for (a = ngx_http_gw_jose_algs; a->name.len; a++) {
+        EVP_MD_free(a->md);
+        a->md = NULL;
+    }
+}
+
+
 static void
 ngx_http_gw_jose_json_cleanup(void *data)
 {

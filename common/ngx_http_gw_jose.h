@@ -159,6 +159,12 @@ NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_claim(json_t *obj, u_char *path,
 NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_claim_text(ngx_pool_t *pool,
     json_t *value, ngx_str_t *text);
 
+/*
+ * Releases what the process fetched from OpenSSL once (the digests of the
+ * algorithms), when it exits; they would be fetched again if needed.
+ */
+NGX_HTTP_GW_LOCAL void ngx_http_gw_jose_done(void);
+
 /* JSON text parsed with limits, the result released with the pool */
 NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_json(ngx_pool_t *pool, u_char *data,
     size_t len);
