@@ -21,8 +21,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/evp.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_jose.h"
@@ -37,9 +38,13 @@
 #define NGX_HTTP_GW_AUTH_KEY_LEN        NGX_HTTP_GW_SHM_CACHE_KEY_LEN
 
 /* cache entry types */
-#define NGX_HTTP_GW_AUTH_CACHE_JWT      1
-#define NGX_HTTP_GW_AUTH_CACHE_ACTIVE   2
+#define NGX_HTTP_GW_AUTH_CACHE_JWT      4
+#define NGX_HTTP_GW_AUTH_CACHE_ACTIVE   5
 #define NGX_HTTP_GW_AUTH_CACHE_INACTIVE 3
+
+/* what a cache entry's summary holds */
+#define NGX_HTTP_GW_AUTH_SUBJECT        0x01
+#define NGX_HTTP_GW_AUTH_SCOPE          0x02
 
 /* an unknown kid refreshes a fetched JWKS at most this often */
 #define NGX_HTTP_GW_AUTH_REFRESH_MIN    10
@@ -61,6 +66,19 @@ typedef struct {
     ngx_str_t                       header;
     ngx_str_t                       arg;
 } ngx_http_gw_auth_api_keys_t;
+
+
+/*
+ * The data of a cached JWT or introspection result: the subject and scope
+ * as text, then (introspection) the IdP's answer, parsed only when some
+ * other claim is asked for.  Copied, so its alignment does not matter.
+ */
+
+typedef struct {
+    uint32_t                        subject_len;
+    uint32_t                        scope_len;
+    uint32_t                        flags;
+} ngx_http_gw_auth_summary_t;
 
 
 typedef struct {
@@ -92,7 +110,7 @@ typedef struct {
     ngx_str_t                       realm;          /* "" = jwt off */
     ngx_http_complex_value_t       *token;
     ngx_array_t                    *keys;           /* from key files */
-    ngx_array_t                    *key_files;      /* ngx_str_t, identity */
+    ngx_array_t                    *key_files;      /* digests, identity */
     ngx_array_t                    *key_requests;   /* ngx_str_t */
     time_t                          key_cache;
     ngx_uint_t                      algorithms;
@@ -117,6 +135,9 @@ typedef struct {
     ngx_str_t                       token;
     json_t                         *header;
     json_t                         *payload;
+    ngx_str_t                       answer;         /* cached IdP answer */
+    ngx_str_t                       subject;
+    ngx_str_t                       scope;          /* "" when absent */
     ngx_str_t                       consumer;
     ngx_array_t                    *key_roles;      /* API key's roles */
     ngx_str_t                       status;         /* last failure */
@@ -135,6 +156,10 @@ typedef struct {
     unsigned                        jwt_tried:1;
     unsigned                        introspect_tried:1;
     unsigned                        sync_only:1;
+    unsigned                        subject_set:1;
+    unsigned                        scope_set:1;    /* present, not null */
+    unsigned                        lazy_header:1;  /* from the token */
+    unsigned                        lazy_payload:1; /* token or answer */
 } ngx_http_gw_auth_ctx_t;
 
 
@@ -169,10 +194,20 @@ static ngx_int_t ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
 static ngx_int_t ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word);
-static json_t *ngx_http_gw_auth_claims(ngx_http_gw_auth_ctx_t *ctx);
+static json_t *ngx_http_gw_auth_claims(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx);
+static json_t *ngx_http_gw_auth_jws_header(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_auth_summarize(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, json_t *claims);
+static ngx_int_t ngx_http_gw_auth_summary_load(ngx_http_gw_auth_ctx_t *ctx,
+    ngx_str_t *data);
+static ngx_int_t ngx_http_gw_auth_cache_store(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, u_char *key, ngx_uint_t type, json_t *exp,
+    ngx_str_t *answer);
 
-static void ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen,
-    u_char *b, size_t blen);
+static ngx_int_t ngx_http_gw_auth_digest(u_char *out, u_char *a,
+    size_t alen, u_char *b, size_t blen);
 static ngx_int_t ngx_http_gw_auth_cache_lookup(ngx_http_request_t *r,
     u_char *key, ngx_uint_t *type, ngx_str_t *data);
 static ngx_http_gw_auth_jwks_t *ngx_http_gw_auth_jwks_get(
@@ -194,11 +229,15 @@ static ngx_int_t ngx_http_gw_auth_claim_set_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *value);
+static ngx_int_t ngx_http_gw_auth_text_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *text);
 
 static void *ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_gw_auth_conf_identity(
+    ngx_http_gw_auth_loc_conf_t *conf);
 static char *ngx_http_gw_auth_jwt_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_gw_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -226,6 +265,7 @@ static char *ngx_http_gw_auth_read_file(ngx_conf_t *cf, ngx_str_t *path,
 static ngx_int_t ngx_http_gw_auth_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_auth_init(ngx_conf_t *cf);
 static void ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle);
+static void ngx_http_gw_auth_exit_master(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_gw_auth_commands[] = {
@@ -372,7 +412,7 @@ ngx_module_t  ngx_http_gw_auth_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_gw_auth_exit_process,         /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_gw_auth_exit_master,          /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -428,6 +468,10 @@ static ngx_array_t  *ngx_http_gw_auth_jwks;
 
 /* set when a configuration uses the module; reset before each is read */
 static ngx_uint_t    ngx_http_gw_auth_used;
+
+/* SHA-256 for cache keys and API keys: fetched once, for the process */
+static EVP_MD       *ngx_http_gw_auth_md;
+static EVP_MD_CTX   *ngx_http_gw_auth_md_ctx;
 
 
 static ngx_int_t
@@ -648,7 +692,9 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    ngx_http_gw_auth_digest(digest, key.data, key.len, NULL, 0);
+    if (ngx_http_gw_auth_digest(digest, key.data, key.len, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     h = ngx_crc32_short(digest, NGX_HTTP_GW_AUTH_KEY_LEN);
     match = NULL;
@@ -683,23 +729,55 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
 }
 
 
+/*
+ * A token verified before at a location of the same identity (key
+ * sources, algorithms, leeway, issuers, audiences) is found by a digest of
+ * its bytes, before any parsing: a hit needs neither base64 nor JSON nor
+ * a signature.  Its entry expires with the token's "exp" (or max_ttl), and
+ * the other time claims, once met, stay met; the claims themselves are
+ * parsed from the token again only when a variable or a role asks.
+ */
+
 static ngx_int_t
 ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
     ngx_http_gw_auth_ctx_t *ctx)
 {
     u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
-    time_t                         exp;
-    json_t                        *v;
     ngx_int_t                      rc;
     ngx_str_t                      data;
-    ngx_uint_t                     type, cached;
+    ngx_uint_t                     type, keyed;
     const                          char                    *err;
     ngx_array_t                    keys;
     ngx_http_gw_jose_jws_t         jws;
-    ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    keyed = (amcf->cache != NULL
+             && ctx->token.len <= NGX_HTTP_GW_JOSE_MAX_TOKEN
+             && ngx_http_gw_auth_digest(key, alcf->identity,
+                                        NGX_HTTP_GW_AUTH_KEY_LEN,
+                                        ctx->token.data, ctx->token.len)
+                == NGX_OK);
+
+    if (keyed) {
+        rc = ngx_http_gw_auth_cache_lookup(r, key, &type, &data);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK
+            && type == NGX_HTTP_GW_AUTH_CACHE_JWT
+            && ngx_http_gw_auth_summary_load(ctx, &data) == NGX_OK)
+        {
+            ctx->method = NGX_HTTP_GW_AUTH_JWT;
+            ctx->lazy_header = 1;
+            ctx->lazy_payload = 1;
+
+            return NGX_OK;
+        }
+    }
 
     if (ngx_http_gw_jose_parse(r->pool, ctx->token.data, ctx->token.len,
                                alcf->algorithms, &jws, &err)
@@ -710,64 +788,46 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
         return NGX_DECLINED;
     }
 
-    /* a token verified before, with the same key sources, skips the
-     * signature check; its claims are checked again below */
-
-    ngx_http_gw_auth_digest(key, alcf->identity, NGX_HTTP_GW_AUTH_KEY_LEN,
-                            ctx->token.data, ctx->token.len);
-
-    cached = 0;
-
-    if (amcf->cache
-        && ngx_http_gw_auth_cache_lookup(r, key, &type, &data) == NGX_OK
-        && type == NGX_HTTP_GW_AUTH_CACHE_JWT)
+    if (ngx_array_init(&keys, r->pool, 4, sizeof(ngx_http_gw_jose_key_t))
+        != NGX_OK)
     {
-        cached = 1;
+        return NGX_ERROR;
     }
 
-    if (!cached) {
+    rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, &keys);
 
-        if (ngx_array_init(&keys, r->pool, 4, sizeof(ngx_http_gw_jose_key_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+    if (rc != NGX_OK) {
+        return rc;     /* NGX_AGAIN: fetching, NGX_ERROR */
+    }
+
+    rc = ngx_http_gw_jose_verify(&jws, &keys, &err);
+
+    if (rc == NGX_BUSY && !ctx->sync_only && alcf->key_requests) {
+
+        /*
+         * An unknown kid: the keys may have rotated.  Each document not
+         * fetched within the refresh interval is fetched again, once per
+         * request (next_uri moves on), then verify again.
+         */
+
+        if (ctx->refreshed == 0) {
+            ctx->refreshed = 1;
+            ctx->next_uri = 0;
         }
 
-        rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, &keys);
+        rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, NULL);
 
-        if (rc != NGX_OK) {
-            return rc;     /* NGX_AGAIN: fetching, NGX_ERROR */
+        if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+            return rc;
         }
 
-        rc = ngx_http_gw_jose_verify(&jws, &keys, &err);
+        rc = NGX_BUSY;
+    }
 
-        if (rc == NGX_BUSY && !ctx->sync_only && alcf->key_requests) {
-
-            /*
-             * An unknown kid: the keys may have rotated.  Each document
-             * not fetched within the refresh interval is fetched again,
-             * once per request (next_uri moves on), then verify again.
-             */
-
-            if (ctx->refreshed == 0) {
-                ctx->refreshed = 1;
-                ctx->next_uri = 0;
-            }
-
-            rc = ngx_http_gw_auth_jwt_keys(r, alcf, ctx, NULL);
-
-            if (rc == NGX_AGAIN || rc == NGX_ERROR) {
-                return rc;
-            }
-
-            rc = NGX_BUSY;
-        }
-
-        if (rc != NGX_OK) {
-            ctx->jwt_tried = 1;
-            ngx_http_gw_auth_fail(r, ctx, err ? err : "no key for kid");
-            return NGX_DECLINED;
-        }
+    if (rc != NGX_OK) {
+        ctx->jwt_tried = 1;
+        ngx_http_gw_auth_fail(r, ctx, err ? err : "no key for kid");
+        return NGX_DECLINED;
     }
 
     if (ngx_http_gw_auth_jwt_claims(r, alcf, jws.payload, &err) != NGX_OK) {
@@ -776,23 +836,21 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
         return NGX_DECLINED;
     }
 
-    if (amcf->cache && !cached) {
-        /* stored once: max_ttl bounds the entry from its first check */
-        v = json_object_get(jws.payload, "exp");
-        exp = json_is_number(v) ? (time_t) json_number_value(v)
-                                : ngx_time() + amcf->max_ttl;
-        exp = ngx_min(exp, ngx_time() + amcf->max_ttl);
-
-        zone = amcf->cache->data;
-
-        (void) ngx_http_gw_shm_cache_put(zone, key,
-                                          NGX_HTTP_GW_AUTH_CACHE_JWT, exp,
-                                          NULL, 0, r->connection->log);
-    }
-
     ctx->method = NGX_HTTP_GW_AUTH_JWT;
     ctx->header = jws.header;
     ctx->payload = jws.payload;
+
+    if (ngx_http_gw_auth_summarize(r, ctx, jws.payload) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (keyed) {
+        (void) ngx_http_gw_auth_cache_store(r, ctx, key,
+                                            NGX_HTTP_GW_AUTH_CACHE_JWT,
+                                            json_object_get(jws.payload,
+                                                            "exp"),
+                                            NULL);
+    }
 
     return NGX_OK;
 }
@@ -923,8 +981,9 @@ ngx_http_gw_auth_introspect(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
 {
     u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
+    ngx_int_t                      rc;
     ngx_str_t                      data;
-    ngx_uint_t                     type;
+    ngx_uint_t                     type, keyed;
     ngx_http_gw_auth_main_conf_t  *amcf;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
@@ -936,30 +995,37 @@ ngx_http_gw_auth_introspect(ngx_http_request_t *r,
     }
 
     /* the URI with its terminating NUL: "/a" + "bc" is not "/ab" + "c" */
-    ngx_http_gw_auth_digest(key, alcf->introspect.data,
-                            alcf->introspect.len + 1,
-                            ctx->token.data, ctx->token.len);
+
+    keyed = (amcf->cache != NULL
+             && ngx_http_gw_auth_digest(key, alcf->introspect.data,
+                                        alcf->introspect.len + 1,
+                                        ctx->token.data, ctx->token.len)
+                == NGX_OK);
 
     if (ctx->sub_done && !ctx->sub_jwks) {
-        return ngx_http_gw_auth_introspect_result(r, alcf, ctx, key);
+        return ngx_http_gw_auth_introspect_result(r, alcf, ctx,
+                                                  keyed ? key : NULL);
     }
 
-    if (amcf->cache
-        && ngx_http_gw_auth_cache_lookup(r, key, &type, &data) == NGX_OK)
-    {
+    rc = keyed ? ngx_http_gw_auth_cache_lookup(r, key, &type, &data)
+               : NGX_DECLINED;
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
         if (type == NGX_HTTP_GW_AUTH_CACHE_INACTIVE) {
             ctx->introspect_tried = 1;
             ngx_http_gw_auth_fail(r, ctx, "token not active (cached)");
             return NGX_DECLINED;
         }
 
-        if (type == NGX_HTTP_GW_AUTH_CACHE_ACTIVE) {
-            ctx->payload = ngx_http_gw_jose_json(r->pool, data.data,
-                                                 data.len);
-            if (ctx->payload == NULL) {
-                return NGX_ERROR;
-            }
-
+        if (type == NGX_HTTP_GW_AUTH_CACHE_ACTIVE
+            && ngx_http_gw_auth_summary_load(ctx, &data) == NGX_OK)
+        {
+            /* the answer is parsed only if a claim is asked for */
+            ctx->lazy_payload = 1;
             ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
             return NGX_OK;
         }
@@ -978,7 +1044,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     u_char *key)
 {
-    time_t                         exp, now;
+    time_t                         now;
     json_t                        *resp, *v;
     ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
@@ -1009,7 +1075,9 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
     }
 
     now = ngx_time();
-    zone = amcf->cache ? amcf->cache->data : NULL;
+
+    /* no key, no cache */
+    zone = (key != NULL) ? amcf->cache->data : NULL;
 
     v = json_object_get(resp, "active");
 
@@ -1032,20 +1100,18 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (zone) {
-        exp = json_is_number(v) ? (time_t) json_number_value(v)
-                                : now + amcf->max_ttl;
-        exp = ngx_min(exp, now + amcf->max_ttl);
-
-        (void) ngx_http_gw_shm_cache_put(zone, key,
-                                          NGX_HTTP_GW_AUTH_CACHE_ACTIVE, exp,
-                                          ctx->sub_body.data,
-                                          ctx->sub_body.len,
-                                          r->connection->log);
-    }
-
     ctx->payload = resp;
     ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
+
+    if (ngx_http_gw_auth_summarize(r, ctx, resp) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (zone) {
+        (void) ngx_http_gw_auth_cache_store(r, ctx, key,
+                                            NGX_HTTP_GW_AUTH_CACHE_ACTIVE, v,
+                                            &ctx->sub_body);
+    }
 
     return NGX_OK;
 }
@@ -1058,12 +1124,10 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
 {
     json_t                      *claims, *v;
-    ngx_str_t                    value, scope, *s, *role;
+    ngx_str_t                    value, *s, *role;
     ngx_uint_t                   i, j, k, ok;
     ngx_http_complex_value_t    *cv;
     ngx_http_gw_auth_require_t  *req;
-
-    claims = ngx_http_gw_auth_claims(ctx);
 
     if (alcf->requires) {
         req = alcf->requires->elts;
@@ -1092,25 +1156,10 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
     }
 
     if (alcf->scopes) {
-        scope.len = 0;
-
-        if (claims) {
-            v = json_object_get(claims, "scope");
-            if (v == NULL) {
-                v = json_object_get(claims, "scp");
-            }
-
-            if (v && ngx_http_gw_jose_claim_text(r->pool, v, &scope)
-                     != NGX_OK)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
         s = alcf->scopes->elts;
 
         for (i = 0; i < alcf->scopes->nelts; i++) {
-            if (!ngx_http_gw_auth_has_word(&scope, &s[i])) {
+            if (!ngx_http_gw_auth_has_word(&ctx->scope, &s[i])) {
                 ngx_http_gw_auth_fail(r, ctx, "insufficient scope");
                 return ngx_http_gw_auth_reject(r, alcf, ctx,
                                                NGX_HTTP_FORBIDDEN,
@@ -1139,9 +1188,13 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
                 }
             }
 
-        } else if (claims) {
-            v = ngx_http_gw_jose_claim(claims, alcf->roles_claim.data,
-                                       alcf->roles_claim.len);
+        } else {
+            claims = ngx_http_gw_auth_claims(r, ctx);
+
+            v = (claims != NULL)
+                ? ngx_http_gw_jose_claim(claims, alcf->roles_claim.data,
+                                         alcf->roles_claim.len)
+                : NULL;
 
             if (json_is_string(v)) {
                 value.data = (u_char *) json_string_value(v);
@@ -1425,34 +1478,239 @@ ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word)
 }
 
 
+/*
+ * The claims of an established identity as JSON.  After a cache hit they
+ * are parsed here, on first use: the JWT's payload from the token itself
+ * (the bytes verified before), an introspection answer from the entry.
+ */
+
 static json_t *
-ngx_http_gw_auth_claims(ngx_http_gw_auth_ctx_t *ctx)
+ngx_http_gw_auth_claims(ngx_http_request_t *r, ngx_http_gw_auth_ctx_t *ctx)
 {
+    if (ctx->lazy_payload) {
+        ctx->lazy_payload = 0;
+
+        if (ctx->method == NGX_HTTP_GW_AUTH_JWT) {
+            ctx->payload = ngx_http_gw_jose_part(r->pool, ctx->token.data,
+                                                 ctx->token.len, 1);
+
+        } else {
+            ctx->payload = ngx_http_gw_jose_json(r->pool, ctx->answer.data,
+                                                 ctx->answer.len);
+        }
+
+        if (ctx->payload == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "gw_auth: cached claims could not be parsed");
+        }
+    }
+
     return json_is_object(ctx->payload) ? ctx->payload : NULL;
 }
 
 
-/* SHA-256 of a || b */
+static json_t *
+ngx_http_gw_auth_jws_header(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx)
+{
+    if (ctx->lazy_header) {
+        ctx->lazy_header = 0;
 
-static void
+        ctx->header = ngx_http_gw_jose_part(r->pool, ctx->token.data,
+                                            ctx->token.len, 0);
+
+        if (ctx->header == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "gw_auth: cached JWS header could not be parsed");
+        }
+    }
+
+    return json_is_object(ctx->header) ? ctx->header : NULL;
+}
+
+
+/*
+ * The subject and the scope as text, taken once from the claims of an
+ * identity just established: what the variables, the scope check and a
+ * cache entry need.  The subject is "sub", for introspection else
+ * "username" or "client_id"; a null one is none.  The scope is "scope"
+ * else "scp", a space-separated list as the check reads it.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_summarize(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, json_t *claims)
+{
+    json_t  *v;
+
+    ctx->subject.len = 0;
+    ctx->scope.len = 0;
+    ctx->subject_set = 0;
+    ctx->scope_set = 0;
+
+    if (!json_is_object(claims)) {
+        return NGX_OK;
+    }
+
+    v = json_object_get(claims, "sub");
+
+    if (v == NULL && ctx->method == NGX_HTTP_GW_AUTH_INTROSPECT) {
+        v = json_object_get(claims, "username");
+        if (v == NULL) {
+            v = json_object_get(claims, "client_id");
+        }
+    }
+
+    if (v != NULL && !json_is_null(v)) {
+        if (ngx_http_gw_jose_claim_text(r->pool, v, &ctx->subject) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->subject_set = 1;
+    }
+
+    v = json_object_get(claims, "scope");
+    if (v == NULL) {
+        v = json_object_get(claims, "scp");
+    }
+
+    if (v != NULL) {
+        if (ngx_http_gw_jose_claim_text(r->pool, v, &ctx->scope) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->scope_set = !json_is_null(v);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a cache entry's data back into the context; answer: what follows */
+
+static ngx_int_t
+ngx_http_gw_auth_summary_load(ngx_http_gw_auth_ctx_t *ctx, ngx_str_t *data)
+{
+    u_char                      *p;
+    ngx_http_gw_auth_summary_t   sum;
+
+    if (data->len < sizeof(ngx_http_gw_auth_summary_t)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(&sum, data->data, sizeof(ngx_http_gw_auth_summary_t));
+
+    if (data->len - sizeof(ngx_http_gw_auth_summary_t)
+        < (size_t) sum.subject_len + sum.scope_len)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = data->data + sizeof(ngx_http_gw_auth_summary_t);
+
+    ctx->subject.data = p;
+    ctx->subject.len = sum.subject_len;
+    p += sum.subject_len;
+
+    ctx->scope.data = p;
+    ctx->scope.len = sum.scope_len;
+    p += sum.scope_len;
+
+    ctx->subject_set = (sum.flags & NGX_HTTP_GW_AUTH_SUBJECT) ? 1 : 0;
+    ctx->scope_set = (sum.flags & NGX_HTTP_GW_AUTH_SCOPE) ? 1 : 0;
+
+    ctx->answer.data = p;
+    ctx->answer.len = data->data + data->len - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Stores an identity just established: its summary, then "answer" (an
+ * introspection result), until the credential's "exp" (a JSON number or
+ * NULL) or max_ttl from now, whichever comes first.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_cache_store(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, u_char *key, ngx_uint_t type, json_t *exp,
+    ngx_str_t *answer)
+{
+    u_char                        *data, *p;
+    size_t                         len;
+    time_t                         expire, now;
+    ngx_http_gw_auth_summary_t     sum;
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    now = ngx_time();
+    expire = now + amcf->max_ttl;
+
+    if (json_is_number(exp) && json_number_value(exp) < (double) expire) {
+        /* a fraction of a second less: never beyond "exp" */
+        expire = (time_t) json_number_value(exp);
+    }
+
+    if (expire <= now
+        || ctx->subject.len > NGX_MAX_UINT32_VALUE
+        || ctx->scope.len > NGX_MAX_UINT32_VALUE)
+    {
+        return NGX_OK;
+    }
+
+    sum.subject_len = (uint32_t) ctx->subject.len;
+    sum.scope_len = (uint32_t) ctx->scope.len;
+    sum.flags = (ctx->subject_set ? NGX_HTTP_GW_AUTH_SUBJECT : 0)
+                | (ctx->scope_set ? NGX_HTTP_GW_AUTH_SCOPE : 0);
+
+    len = sizeof(ngx_http_gw_auth_summary_t) + ctx->subject.len
+          + ctx->scope.len + (answer ? answer->len : 0);
+
+    data = ngx_pnalloc(r->pool, len);
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(data, &sum, sizeof(ngx_http_gw_auth_summary_t));
+    p = ngx_cpymem(p, ctx->subject.data, ctx->subject.len);
+    p = ngx_cpymem(p, ctx->scope.data, ctx->scope.len);
+
+    if (answer) {
+        p = ngx_cpymem(p, answer->data, answer->len);
+    }
+
+    return ngx_http_gw_shm_cache_put(amcf->cache->data, key, type, expire,
+                                     data, len, r->connection->log);
+}
+
+
+/*
+ * SHA-256 of a || b, with the digest fetched once per process and one
+ * context reused: fetching it for every request costs OpenSSL 3 a lookup
+ * under a lock.
+ */
+
+static ngx_int_t
 ngx_http_gw_auth_digest(u_char *out, u_char *a, size_t alen, u_char *b,
     size_t blen)
 {
     EVP_MD_CTX  *md;
 
-    md = EVP_MD_CTX_new();
+    md = ngx_http_gw_auth_md_ctx;
 
     if (md == NULL
-        || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1
+        || EVP_DigestInit_ex2(md, ngx_http_gw_auth_md, NULL) != 1
         || EVP_DigestUpdate(md, a, alen) != 1
         || (blen && EVP_DigestUpdate(md, b, blen) != 1)
         || EVP_DigestFinal_ex(md, out, NULL) != 1)
     {
-        /* an unusable digest matches nothing: the cache just misses */
-        ngx_memset(out, 0xff, NGX_HTTP_GW_AUTH_KEY_LEN);
+        ERR_clear_error();
+        return NGX_ERROR;
     }
 
-    EVP_MD_CTX_free(md);
+    return NGX_OK;
 }
 
 
@@ -1524,11 +1782,13 @@ ngx_http_gw_auth_jwks_get(ngx_http_request_t *r, ngx_str_t *uri,
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
     zone = amcf->jwks_zone->data;
 
-    ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0);
-
     found = NULL;
     *fetched = 0;
     *expire = 0;
+
+    if (ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0) != NGX_OK) {
+        return NULL;
+    }
 
     if (ngx_http_gw_auth_jwks == NULL) {
         ngx_http_gw_auth_jwks = ngx_array_create(ngx_cycle->pool, 4,
@@ -1667,7 +1927,9 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
     zone = amcf->jwks_zone->data;
 
-    ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0);
+    if (ngx_http_gw_auth_digest(key, uri->data, uri->len, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     now = ngx_time();
     data = body->data;
@@ -1825,7 +2087,6 @@ static ngx_int_t
 ngx_http_gw_auth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    json_t                  *claims, *c;
     ngx_str_t                s;
     ngx_http_gw_auth_ctx_t  *ctx;
 
@@ -1835,7 +2096,6 @@ ngx_http_gw_auth_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    claims = ngx_http_gw_auth_claims(ctx);
     s.len = 0;
     s.data = NULL;
 
@@ -1849,18 +2109,8 @@ ngx_http_gw_auth_variable(ngx_http_request_t *r,
             break;
         }
 
-        c = claims ? json_object_get(claims, "sub") : NULL;
-
-        if (c == NULL && claims && ctx->method == NGX_HTTP_GW_AUTH_INTROSPECT)
-        {
-            c = json_object_get(claims, "username");
-            if (c == NULL) {
-                c = json_object_get(claims, "client_id");
-            }
-        }
-
-        if (c) {
-            return ngx_http_gw_auth_json_value(r, v, c);
+        if (ctx->subject_set) {
+            return ngx_http_gw_auth_text_value(r, v, &ctx->subject);
         }
 
         break;
@@ -1874,13 +2124,9 @@ ngx_http_gw_auth_variable(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_GW_AUTH_VAR_SCOPE:
-        c = claims ? json_object_get(claims, "scope") : NULL;
-        if (c == NULL && claims) {
-            c = json_object_get(claims, "scp");
-        }
 
-        if (c) {
-            return ngx_http_gw_auth_json_value(r, v, c);
+        if (ctx->scope_set) {
+            return ngx_http_gw_auth_text_value(r, v, &ctx->scope);
         }
 
         break;
@@ -1923,7 +2169,7 @@ ngx_http_gw_auth_claim_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    claims = ngx_http_gw_auth_claims(ctx);
+    claims = ngx_http_gw_auth_claims(r, ctx);
 
     if (claims == NULL) {
         v->not_found = 1;
@@ -1946,6 +2192,7 @@ ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
     ngx_str_t               *name = (ngx_str_t *) data;
 
     size_t                   n;
+    json_t                  *header;
     ngx_http_gw_auth_ctx_t  *ctx;
 
     ctx = ngx_http_gw_auth_identity(r);
@@ -1954,7 +2201,9 @@ ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (!json_is_object(ctx->header)) {
+    header = ngx_http_gw_auth_jws_header(r, ctx);
+
+    if (header == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -1962,8 +2211,7 @@ ngx_http_gw_auth_header_variable(ngx_http_request_t *r,
     n = sizeof("gw_jwt_header_") - 1;
 
     return ngx_http_gw_auth_json_value(r, v,
-               ngx_http_gw_jose_claim(ctx->header, name->data + n,
-                                      name->len - n));
+               ngx_http_gw_jose_claim(header, name->data + n, name->len - n));
 }
 
 
@@ -1986,7 +2234,7 @@ ngx_http_gw_auth_claim_set_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    c = ngx_http_gw_auth_claims(ctx);
+    c = ngx_http_gw_auth_claims(r, ctx);
     name = path->elts;
 
     for (i = 0; c && i < path->nelts; i++) {
@@ -2003,8 +2251,7 @@ static ngx_int_t
 ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *value)
 {
-    u_char     *p;
-    ngx_str_t   text;
+    ngx_str_t  text;
 
     if (value == NULL || json_is_null(value)) {
         v->not_found = 1;
@@ -2015,9 +2262,19 @@ ngx_http_gw_auth_json_value(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    return ngx_http_gw_auth_text_value(r, v, &text);
+}
+
+
+static ngx_int_t
+ngx_http_gw_auth_text_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_str_t *text)
+{
+    u_char  *p;
+
     /* a claim may end up in a header: control characters never pass */
 
-    for (p = text.data; p < text.data + text.len; p++) {
+    for (p = text->data; p < text->data + text->len; p++) {
         if (*p < 0x20 || *p == 0x7f) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "gw_auth: claim with a control character ignored");
@@ -2026,8 +2283,8 @@ ngx_http_gw_auth_json_value(ngx_http_request_t *r,
         }
     }
 
-    v->len = text.len;
-    v->data = text.data;
+    v->len = text->len;
+    v->data = text->data;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -2092,10 +2349,6 @@ ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_gw_auth_loc_conf_t  *prev = parent;
     ngx_http_gw_auth_loc_conf_t  *conf = child;
 
-    ngx_str_t   *s;
-    ngx_uint_t   i;
-    EVP_MD_CTX  *md;
-
     /* "realm.data == NULL": gw_auth_jwt not set on this level */
 
     if (conf->realm.data == NULL) {
@@ -2134,30 +2387,68 @@ ngx_http_gw_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    /* what the verified-token cache is keyed on besides the token */
-
-    md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
+    if (ngx_http_gw_auth_conf_identity(conf) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gw_auth: SHA-256 failed");
         return NGX_CONF_ERROR;
     }
 
-    (void) EVP_DigestUpdate(md, &conf->algorithms, sizeof(ngx_uint_t));
-
-    for (i = 0; conf->key_files && i < conf->key_files->nelts; i++) {
-        s = conf->key_files->elts;
-        (void) EVP_DigestUpdate(md, s[i].data, s[i].len + 1);
-    }
-
-    for (i = 0; conf->key_requests && i < conf->key_requests->nelts; i++) {
-        s = conf->key_requests->elts;
-        (void) EVP_DigestUpdate(md, s[i].data, s[i].len + 1);
-    }
-
-    (void) EVP_DigestFinal_ex(md, conf->identity, NULL);
-    EVP_MD_CTX_free(md);
-
     return NGX_CONF_OK;
+}
+
+
+/*
+ * What the verified-token cache is keyed on besides the token: everything
+ * a JWT's verification depends on, other than time.  The key sources (the
+ * digest of each key file's name and content: a key removed from a file
+ * takes its tokens out of the cache at reload), the algorithms, and the
+ * claim requirements, so a token cached at one location is never taken
+ * as meeting another's issuer, audience or leeway.  Strings with their
+ * lengths, lists with their counts: no two configurations run together.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_conf_identity(ngx_http_gw_auth_loc_conf_t *conf)
+{
+    size_t        len;
+    ngx_str_t    *s;
+    ngx_uint_t    i, n, k, ok;
+    EVP_MD_CTX   *md;
+    ngx_array_t  *lists[4];
+
+    md = ngx_http_gw_auth_md_ctx;
+
+    if (EVP_DigestInit_ex2(md, ngx_http_gw_auth_md, NULL) != 1) {
+        return NGX_ERROR;
+    }
+
+    ok = EVP_DigestUpdate(md, &conf->algorithms, sizeof(ngx_uint_t))
+         & EVP_DigestUpdate(md, &conf->leeway, sizeof(time_t));
+
+    lists[0] = conf->key_files;
+    lists[1] = conf->key_requests;
+    lists[2] = conf->issuers;
+    lists[3] = conf->audiences;
+
+    for (k = 0; k < 4; k++) {
+        n = lists[k] ? lists[k]->nelts : 0;
+        s = lists[k] ? lists[k]->elts : NULL;
+
+        ok &= EVP_DigestUpdate(md, &n, sizeof(ngx_uint_t));
+
+        for (i = 0; i < n; i++) {
+            len = s[i].len;
+
+            ok &= EVP_DigestUpdate(md, &len, sizeof(size_t))
+                  & EVP_DigestUpdate(md, s[i].data, len);
+        }
+    }
+
+    if (EVP_DigestFinal_ex(md, conf->identity, NULL) != 1 || ok != 1) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -2273,7 +2564,20 @@ ngx_http_gw_auth_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    *s = path;
+    s->len = NGX_HTTP_GW_AUTH_KEY_LEN;
+    s->data = ngx_pnalloc(cf->pool, NGX_HTTP_GW_AUTH_KEY_LEN);
+    if (s->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the name with its NUL: "/a" + "bc" is not "/ab" + "c" */
+
+    if (ngx_http_gw_auth_digest(s->data, path.data, path.len + 1,
+                                data.data, data.len)
+        != NGX_OK)
+    {
+        return "could not be digested";
+    }
 
     return NGX_CONF_OK;
 }
@@ -2969,6 +3273,22 @@ ngx_http_gw_auth_add_variables(ngx_conf_t *cf)
     /* jansson seeds its hashes once, here, not on a request */
     json_object_seed(0);
 
+    /* and OpenSSL finds SHA-256 once, not for every digest */
+
+    if (ngx_http_gw_auth_md == NULL) {
+        ngx_http_gw_auth_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+
+    if (ngx_http_gw_auth_md_ctx == NULL) {
+        ngx_http_gw_auth_md_ctx = EVP_MD_CTX_new();
+    }
+
+    if (ngx_http_gw_auth_md == NULL || ngx_http_gw_auth_md_ctx == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "gw_auth: SHA-256 is not available");
+        return NGX_ERROR;
+    }
+
     for (v = ngx_http_gw_auth_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);
         if (var == NULL) {
@@ -3012,17 +3332,32 @@ ngx_http_gw_auth_exit_process(ngx_cycle_t *cycle)
     ngx_uint_t                i;
     ngx_http_gw_auth_jwks_t  *jwks;
 
-    if (ngx_http_gw_auth_jwks == NULL) {
-        return;
-    }
+    if (ngx_http_gw_auth_jwks != NULL) {
+        jwks = ngx_http_gw_auth_jwks->elts;
 
-    jwks = ngx_http_gw_auth_jwks->elts;
-
-    for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
-        if (jwks[i].pool) {
-            ngx_destroy_pool(jwks[i].pool);
+        for (i = 0; i < ngx_http_gw_auth_jwks->nelts; i++) {
+            if (jwks[i].pool) {
+                ngx_destroy_pool(jwks[i].pool);
+            }
         }
+
+        ngx_http_gw_auth_jwks = NULL;
     }
 
-    ngx_http_gw_auth_jwks = NULL;
+    ngx_http_gw_auth_exit_master(cycle);
+}
+
+
+/* what OpenSSL was asked for once, for the process, given back */
+
+static void
+ngx_http_gw_auth_exit_master(ngx_cycle_t *cycle)
+{
+    EVP_MD_CTX_free(ngx_http_gw_auth_md_ctx);
+    ngx_http_gw_auth_md_ctx = NULL;
+
+    EVP_MD_free(ngx_http_gw_auth_md);
+    ngx_http_gw_auth_md = NULL;
+
+    ngx_http_gw_jose_done();
 }

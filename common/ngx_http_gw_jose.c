@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -40,8 +41,10 @@
 typedef struct {
     ngx_str_t                  name;
     ngx_uint_t                 alg;
-    const EVP_MD            *(*md)(void);    /* NULL for EdDSA */
+    const char                *digest;       /* NULL for EdDSA */
     size_t                     size;         /* HS: MAC; ES, EdDSA: R, S */
+    ngx_uint_t                 slot;         /* a key's hmac[] or verify[] */
+    EVP_MD                    *md;           /* fetched on first use */
 } ngx_http_gw_jose_alg_t;
 
 
@@ -54,6 +57,7 @@ typedef struct {
 
 
 static ngx_http_gw_jose_alg_t *ngx_http_gw_jose_alg_get(ngx_uint_t alg);
+static const EVP_MD *ngx_http_gw_jose_md(ngx_http_gw_jose_alg_t *a);
 static ngx_uint_t ngx_http_gw_jose_base64url_value(u_char c);
 static ngx_int_t ngx_http_gw_jose_base64url(ngx_pool_t *pool, u_char *data,
     size_t len, ngx_str_t *dst);
@@ -80,14 +84,21 @@ static ngx_int_t ngx_http_gw_jose_key_add(ngx_pool_t *pool,
     const char **err);
 static ngx_uint_t ngx_http_gw_jose_key_algs(EVP_PKEY *pkey, ngx_uint_t *kty,
     const char **err);
+static ngx_int_t ngx_http_gw_jose_hmac_init(ngx_pool_t *pool,
+    ngx_http_gw_jose_key_t *key, const char **err);
+static ngx_int_t ngx_http_gw_jose_verify_init(ngx_pool_t *pool,
+    ngx_http_gw_jose_key_t *key);
+static EVP_PKEY_CTX *ngx_http_gw_jose_verify_ctx(EVP_PKEY *pkey,
+    ngx_http_gw_jose_alg_t *a);
 static ngx_int_t ngx_http_gw_jose_verify_key(ngx_http_gw_jose_jws_t *jws,
     ngx_http_gw_jose_key_t *key);
 static ngx_int_t ngx_http_gw_jose_verify_hmac(ngx_http_gw_jose_jws_t *jws,
-    EVP_PKEY *pkey, ngx_http_gw_jose_alg_t *a);
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a);
 static ngx_int_t ngx_http_gw_jose_verify_ec(ngx_http_gw_jose_jws_t *jws,
-    EVP_PKEY *pkey, ngx_http_gw_jose_alg_t *a);
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a);
 static ngx_int_t ngx_http_gw_jose_verify_pkey(ngx_http_gw_jose_jws_t *jws,
-    EVP_PKEY *pkey, ngx_http_gw_jose_alg_t *a, u_char *sig, size_t len);
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a, u_char *sig,
+    size_t len);
 static ngx_int_t ngx_http_gw_jose_time_cmp(json_t *v, time_t t);
 static ngx_uint_t ngx_http_gw_jose_in(json_t *str, ngx_array_t *list);
 static ngx_int_t ngx_http_gw_jose_text(ngx_pool_t *pool, u_char *data,
@@ -97,25 +108,27 @@ static ngx_int_t ngx_http_gw_jose_real_text(ngx_pool_t *pool, double d,
 static ngx_int_t ngx_http_gw_jose_json_depth(u_char *p, size_t len);
 static void ngx_http_gw_jose_json_cleanup(void *data);
 static void ngx_http_gw_jose_pkey_cleanup(void *data);
+static void ngx_http_gw_jose_mac_cleanup(void *data);
+static void ngx_http_gw_jose_pkey_ctx_cleanup(void *data);
 
 
 static ngx_http_gw_jose_alg_t  ngx_http_gw_jose_algs[] = {
 
-    { ngx_string("HS256"), NGX_HTTP_GW_JOSE_HS256, EVP_sha256, 32 },
-    { ngx_string("HS384"), NGX_HTTP_GW_JOSE_HS384, EVP_sha384, 48 },
-    { ngx_string("HS512"), NGX_HTTP_GW_JOSE_HS512, EVP_sha512, 64 },
-    { ngx_string("RS256"), NGX_HTTP_GW_JOSE_RS256, EVP_sha256, 0 },
-    { ngx_string("RS384"), NGX_HTTP_GW_JOSE_RS384, EVP_sha384, 0 },
-    { ngx_string("RS512"), NGX_HTTP_GW_JOSE_RS512, EVP_sha512, 0 },
-    { ngx_string("PS256"), NGX_HTTP_GW_JOSE_PS256, EVP_sha256, 0 },
-    { ngx_string("PS384"), NGX_HTTP_GW_JOSE_PS384, EVP_sha384, 0 },
-    { ngx_string("PS512"), NGX_HTTP_GW_JOSE_PS512, EVP_sha512, 0 },
-    { ngx_string("ES256"), NGX_HTTP_GW_JOSE_ES256, EVP_sha256, 32 },
-    { ngx_string("ES384"), NGX_HTTP_GW_JOSE_ES384, EVP_sha384, 48 },
-    { ngx_string("ES512"), NGX_HTTP_GW_JOSE_ES512, EVP_sha512, 66 },
-    { ngx_string("EdDSA"), NGX_HTTP_GW_JOSE_EDDSA, NULL, 32 },
+    { ngx_string("HS256"), NGX_HTTP_GW_JOSE_HS256, "SHA256", 32, 0, NULL },
+    { ngx_string("HS384"), NGX_HTTP_GW_JOSE_HS384, "SHA384", 48, 1, NULL },
+    { ngx_string("HS512"), NGX_HTTP_GW_JOSE_HS512, "SHA512", 64, 2, NULL },
+    { ngx_string("RS256"), NGX_HTTP_GW_JOSE_RS256, "SHA256", 0, 0, NULL },
+    { ngx_string("RS384"), NGX_HTTP_GW_JOSE_RS384, "SHA384", 0, 1, NULL },
+    { ngx_string("RS512"), NGX_HTTP_GW_JOSE_RS512, "SHA512", 0, 2, NULL },
+    { ngx_string("PS256"), NGX_HTTP_GW_JOSE_PS256, "SHA256", 0, 3, NULL },
+    { ngx_string("PS384"), NGX_HTTP_GW_JOSE_PS384, "SHA384", 0, 4, NULL },
+    { ngx_string("PS512"), NGX_HTTP_GW_JOSE_PS512, "SHA512", 0, 5, NULL },
+    { ngx_string("ES256"), NGX_HTTP_GW_JOSE_ES256, "SHA256", 32, 0, NULL },
+    { ngx_string("ES384"), NGX_HTTP_GW_JOSE_ES384, "SHA384", 48, 0, NULL },
+    { ngx_string("ES512"), NGX_HTTP_GW_JOSE_ES512, "SHA512", 66, 0, NULL },
+    { ngx_string("EdDSA"), NGX_HTTP_GW_JOSE_EDDSA, NULL, 32, 0, NULL },
 
-    { ngx_null_string, 0, NULL, 0 }
+    { ngx_null_string, 0, NULL, 0, 0, NULL }
 };
 
 
@@ -169,6 +182,24 @@ ngx_http_gw_jose_alg_get(ngx_uint_t alg)
     }
 
     return NULL;
+}
+
+
+/*
+ * The digest of an algorithm, fetched once for the process and kept: in
+ * OpenSSL 3 EVP_sha256() and its kind are looked up again, under a lock,
+ * each time a context is initialised with them.  NULL for EdDSA, and when
+ * the fetch failed (verification then fails, and it is tried again).
+ */
+
+static const EVP_MD *
+ngx_http_gw_jose_md(ngx_http_gw_jose_alg_t *a)
+{
+    if (a->md == NULL && a->digest != NULL) {
+        a->md = EVP_MD_fetch(NULL, a->digest, NULL);
+    }
+
+    return a->md;
 }
 
 
@@ -583,7 +614,8 @@ ngx_http_gw_jose_jwk_okp(ngx_pool_t *pool, json_t *jwk, EVP_PKEY **pkey,
 
 /*
  * An HMAC secret is kept as an EVP_PKEY of type HMAC (freed, and so
- * cleansed, with the pool); ngx_http_gw_jose_verify_hmac() reads it back.
+ * cleansed, with the pool); ngx_http_gw_jose_hmac_init() keys a context
+ * per algorithm with it.
  */
 
 static ngx_int_t
@@ -812,8 +844,9 @@ static ngx_int_t
 ngx_http_gw_jose_key_add(ngx_pool_t *pool, ngx_array_t *keys, EVP_PKEY *pkey,
     ngx_str_t *kid, ngx_uint_t limit, const char **err)
 {
+    ngx_int_t                rc;
     ngx_uint_t               kty, algs;
-    ngx_http_gw_jose_key_t  *key;
+    ngx_http_gw_jose_key_t   k, *key;
 
     algs = ngx_http_gw_jose_key_algs(pkey, &kty, err);
     if (algs == 0) {
@@ -832,18 +865,207 @@ ngx_http_gw_jose_key_add(ngx_pool_t *pool, ngx_array_t *keys, EVP_PKEY *pkey,
         return NGX_ERROR;
     }
 
+    ngx_memzero(&k, sizeof(ngx_http_gw_jose_key_t));
+
+    k.kid = *kid;
+    k.kty = kty;
+    k.algs = algs;
+    k.pkey = pkey;
+
+    if (kty == NGX_HTTP_GW_JOSE_KTY_OCT) {
+        rc = ngx_http_gw_jose_hmac_init(pool, &k, err);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if (ngx_http_gw_jose_verify_init(pool, &k) != NGX_OK) {
+        *err = "out of memory";
+        return NGX_ERROR;
+    }
+
     key = ngx_array_push(keys);
     if (key == NULL) {
         *err = "out of memory";
         return NGX_ERROR;
     }
 
-    key->kid = *kid;
-    key->kty = kty;
-    key->algs = algs;
-    key->pkey = pkey;
+    *key = k;
 
     return NGX_OK;
+}
+
+
+/*
+ * An HMAC key gets a context keyed with its secret for each algorithm it
+ * may verify, made once: a verification only resets it (EVP_MAC_init()
+ * without a key), where EVP_Q_mac() would fetch HMAC and the digest, and
+ * copy and prepare the secret, every time.  The contexts are freed with
+ * the pool, as the key is.
+ */
+
+static ngx_int_t
+ngx_http_gw_jose_hmac_init(ngx_pool_t *pool, ngx_http_gw_jose_key_t *key,
+    const char **err)
+{
+    u_char                   secret[NGX_HTTP_GW_JOSE_MAX_SECRET];
+    size_t                   len;
+    EVP_MAC                 *mac;
+    ngx_int_t                rc;
+    OSSL_PARAM               params[2];
+    EVP_MAC_CTX             *ctx;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_gw_jose_alg_t  *a;
+
+    len = sizeof(secret);
+
+    if (EVP_PKEY_get_raw_private_key(key->pkey, secret, &len) != 1) {
+        *err = "invalid oct JWK";
+        return NGX_DECLINED;
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        OPENSSL_cleanse(secret, len);
+        *err = "HMAC is not available";
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_OK;
+
+    for (a = ngx_http_gw_jose_algs; a->name.len; a++) {
+
+        if (!(a->alg & NGX_HTTP_GW_JOSE_HS) || !(a->alg & key->algs)) {
+            continue;
+        }
+
+        cln = ngx_pool_cleanup_add(pool, 0);
+        if (cln == NULL) {
+            *err = "out of memory";
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ctx = EVP_MAC_CTX_new(mac);
+        if (ctx == NULL) {
+            *err = "out of memory";
+            rc = NGX_ERROR;
+            break;
+        }
+
+        cln->handler = ngx_http_gw_jose_mac_cleanup;
+        cln->data = ctx;
+
+        key->hmac[a->slot] = ctx;
+
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *) a->digest, 0);
+        params[1] = OSSL_PARAM_construct_end();
+
+        if (EVP_MAC_init(ctx, secret, len, params) != 1) {
+            *err = "invalid oct JWK";
+            rc = NGX_DECLINED;
+            break;
+        }
+    }
+
+    EVP_MAC_free(mac);
+    OPENSSL_cleanse(secret, len);
+
+    return rc;
+}
+
+
+/*
+ * An RSA or EC key gets a context set up for verification with each of
+ * its algorithms (padding, digest), made once: a verification then hashes
+ * the signing input and calls EVP_PKEY_verify(), where
+ * EVP_DigestVerifyInit() would make and set up a context, fetching the
+ * signature and digest implementations, every time.  An algorithm whose
+ * context cannot be made is verified the slow way, with the same result.
+ * EdDSA signs the message itself, not a digest: no context.
+ */
+
+static ngx_int_t
+ngx_http_gw_jose_verify_init(ngx_pool_t *pool, ngx_http_gw_jose_key_t *key)
+{
+    EVP_PKEY_CTX            *ctx;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_gw_jose_alg_t  *a;
+
+    for (a = ngx_http_gw_jose_algs; a->name.len; a++) {
+
+        if (!(a->alg & key->algs)
+            || !(a->alg & (NGX_HTTP_GW_JOSE_RS|NGX_HTTP_GW_JOSE_PS
+                           |NGX_HTTP_GW_JOSE_ES)))
+        {
+            continue;
+        }
+
+        cln = ngx_pool_cleanup_add(pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx = ngx_http_gw_jose_verify_ctx(key->pkey, a);
+
+        if (ctx != NULL) {
+            cln->handler = ngx_http_gw_jose_pkey_ctx_cleanup;
+            cln->data = ctx;
+            key->verify[a->slot] = ctx;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static EVP_PKEY_CTX *
+ngx_http_gw_jose_verify_ctx(EVP_PKEY *pkey, ngx_http_gw_jose_alg_t *a)
+{
+    EVP_PKEY_CTX  *ctx;
+    const EVP_MD  *md;
+
+    md = ngx_http_gw_jose_md(a);
+    if (md == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+    if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1) {
+        goto failed;
+    }
+
+    if (a->alg & NGX_HTTP_GW_JOSE_RS) {
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) {
+            goto failed;
+        }
+
+    } else if (a->alg & NGX_HTTP_GW_JOSE_PS) {
+
+        /* RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash */
+
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST)
+               <= 0
+            || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0)
+        {
+            goto failed;
+        }
+    }
+
+    if (EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) {
+        goto failed;
+    }
+
+    return ctx;
+
+failed:
+
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+
+    return NULL;
 }
 
 
@@ -1061,6 +1283,50 @@ failed:
 }
 
 
+json_t *
+ngx_http_gw_jose_part(ngx_pool_t *pool, u_char *token, size_t len,
+    ngx_uint_t part)
+{
+    u_char     *p, *last, *start;
+    json_t     *json;
+    ngx_str_t   text;
+    ngx_uint_t  n;
+
+    if (len > NGX_HTTP_GW_JOSE_MAX_TOKEN || part > 1) {
+        return NULL;
+    }
+
+    start = token;
+    last = token + len;
+    n = 0;
+
+    for (p = token; p < last; p++) {
+        if (*p != '.') {
+            continue;
+        }
+
+        if (n == part) {
+            break;
+        }
+
+        start = p + 1;
+        n++;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (ngx_http_gw_jose_base64url(pool, start, p - start, &text) != NGX_OK) {
+        return NULL;
+    }
+
+    json = ngx_http_gw_jose_json(pool, text.data, text.len);
+
+    return json_is_object(json) ? json : NULL;
+}
+
+
 /*
  * Base64url without padding (RFC 7515 2): no "=", no characters outside
  * the alphabet, and the unused bits of the last character zero, so that
@@ -1201,11 +1467,11 @@ ngx_http_gw_jose_verify_key(ngx_http_gw_jose_jws_t *jws,
     }
 
     if (a->alg & NGX_HTTP_GW_JOSE_HS) {
-        return ngx_http_gw_jose_verify_hmac(jws, key->pkey, a);
+        return ngx_http_gw_jose_verify_hmac(jws, key, a);
     }
 
     if (a->alg & NGX_HTTP_GW_JOSE_ES) {
-        return ngx_http_gw_jose_verify_ec(jws, key->pkey, a);
+        return ngx_http_gw_jose_verify_ec(jws, key, a);
     }
 
     if ((a->alg & NGX_HTTP_GW_JOSE_EDDSA)
@@ -1214,41 +1480,41 @@ ngx_http_gw_jose_verify_key(ngx_http_gw_jose_jws_t *jws,
         return NGX_DECLINED;
     }
 
-    return ngx_http_gw_jose_verify_pkey(jws, key->pkey, a,
-                                        jws->signature.data,
+    return ngx_http_gw_jose_verify_pkey(jws, key, a, jws->signature.data,
                                         jws->signature.len);
 }
 
 
 static ngx_int_t
-ngx_http_gw_jose_verify_hmac(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
-    ngx_http_gw_jose_alg_t *a)
+ngx_http_gw_jose_verify_hmac(ngx_http_gw_jose_jws_t *jws,
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a)
 {
-    u_char     secret[NGX_HTTP_GW_JOSE_MAX_SECRET];
-    u_char     mac[EVP_MAX_MD_SIZE];
-    size_t     len, n;
-    ngx_int_t  rc;
+    u_char        mac[EVP_MAX_MD_SIZE];
+    size_t        n;
+    ngx_int_t     rc;
+    EVP_MAC_CTX  *ctx;
 
-    len = sizeof(secret);
+    ctx = key->hmac[a->slot];
 
-    if (EVP_PKEY_get_raw_private_key(pkey, secret, &len) != 1) {
-        ERR_clear_error();
+    if (ctx == NULL) {
         return NGX_DECLINED;
     }
 
     rc = NGX_DECLINED;
 
-    if (EVP_Q_mac(NULL, "HMAC", NULL, EVP_MD_get0_name(a->md()), NULL,
-                  secret, len, jws->signing_input.data,
-                  jws->signing_input.len, mac, sizeof(mac), &n)
-        != NULL
+    /* EVP_MAC_init() without a key: the context's own, from its start */
+
+    if (EVP_MAC_init(ctx, NULL, 0, NULL) == 1
+        && EVP_MAC_update(ctx, jws->signing_input.data,
+                          jws->signing_input.len)
+           == 1
+        && EVP_MAC_final(ctx, mac, &n, sizeof(mac)) == 1
         && n == jws->signature.len
         && CRYPTO_memcmp(mac, jws->signature.data, n) == 0)
     {
         rc = NGX_OK;
     }
 
-    OPENSSL_cleanse(secret, len);
     OPENSSL_cleanse(mac, sizeof(mac));
 
     if (rc != NGX_OK) {
@@ -1262,8 +1528,8 @@ ngx_http_gw_jose_verify_hmac(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
 /* JWS carries R || S of the curve's size (RFC 7518 3.4), OpenSSL wants DER */
 
 static ngx_int_t
-ngx_http_gw_jose_verify_ec(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
-    ngx_http_gw_jose_alg_t *a)
+ngx_http_gw_jose_verify_ec(ngx_http_gw_jose_jws_t *jws,
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a)
 {
     int         len;
     u_char      der[NGX_HTTP_GW_JOSE_MAX_EC_DER], *p;
@@ -1301,7 +1567,7 @@ ngx_http_gw_jose_verify_ec(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
         goto done;
     }
 
-    rc = ngx_http_gw_jose_verify_pkey(jws, pkey, a, der, len);
+    rc = ngx_http_gw_jose_verify_pkey(jws, key, a, der, len);
 
 done:
 
@@ -1316,13 +1582,39 @@ done:
 
 
 static ngx_int_t
-ngx_http_gw_jose_verify_pkey(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
-    ngx_http_gw_jose_alg_t *a, u_char *sig, size_t len)
+ngx_http_gw_jose_verify_pkey(ngx_http_gw_jose_jws_t *jws,
+    ngx_http_gw_jose_key_t *key, ngx_http_gw_jose_alg_t *a, u_char *sig,
+    size_t len)
 {
+    u_char         digest[EVP_MAX_MD_SIZE];
     ngx_int_t      rc;
     EVP_MD_CTX    *mctx;
     EVP_PKEY_CTX  *pctx;
     const EVP_MD  *md;
+    unsigned int   n;
+
+    pctx = (a->alg & NGX_HTTP_GW_JOSE_EDDSA) ? NULL : key->verify[a->slot];
+
+    if (pctx != NULL) {
+
+        /* a context set up at load: the digest, then the signature */
+
+        rc = NGX_DECLINED;
+
+        if (EVP_Digest(jws->signing_input.data, jws->signing_input.len,
+                       digest, &n, ngx_http_gw_jose_md(a), NULL)
+            == 1
+            && EVP_PKEY_verify(pctx, sig, len, digest, n) == 1)
+        {
+            rc = NGX_OK;
+        }
+
+        if (rc != NGX_OK) {
+            ERR_clear_error();
+        }
+
+        return rc;
+    }
 
     mctx = EVP_MD_CTX_new();
     if (mctx == NULL) {
@@ -1331,11 +1623,15 @@ ngx_http_gw_jose_verify_pkey(ngx_http_gw_jose_jws_t *jws, EVP_PKEY *pkey,
 
     rc = NGX_DECLINED;
     pctx = NULL;
-    md = (a->md != NULL) ? a->md() : NULL;
+    md = ngx_http_gw_jose_md(a);
+
+    if (md == NULL && a->digest != NULL) {
+        goto done;
+    }
 
     /* EdDSA: no digest, the one-shot EVP_DigestVerify() only */
 
-    if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pkey) != 1) {
+    if (EVP_DigestVerifyInit(mctx, &pctx, md, NULL, key->pkey) != 1) {
         goto done;
     }
 
@@ -1805,6 +2101,18 @@ ngx_http_gw_jose_json_depth(u_char *p, size_t len)
 }
 
 
+void
+ngx_http_gw_jose_done(void)
+{
+    ngx_http_gw_jose_alg_t  *a;
+
+    for (a = ngx_http_gw_jose_algs; a->name.len; a++) {
+        EVP_MD_free(a->md);
+        a->md = NULL;
+    }
+}
+
+
 static void
 ngx_http_gw_jose_json_cleanup(void *data)
 {
@@ -1816,4 +2124,18 @@ static void
 ngx_http_gw_jose_pkey_cleanup(void *data)
 {
     EVP_PKEY_free(data);
+}
+
+
+static void
+ngx_http_gw_jose_mac_cleanup(void *data)
+{
+    EVP_MAC_CTX_free(data);
+}
+
+
+static void
+ngx_http_gw_jose_pkey_ctx_cleanup(void *data)
+{
+    EVP_PKEY_CTX_free(data);
 }

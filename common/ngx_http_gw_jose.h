@@ -65,6 +65,8 @@ typedef struct {
     ngx_uint_t                 kty;
     ngx_uint_t                 algs;      /* the algorithms it may verify */
     EVP_PKEY                  *pkey;      /* RSA, EC, OKP (also HMAC) */
+    EVP_MAC_CTX               *hmac[3];   /* oct: keyed, HS256/384/512 */
+    EVP_PKEY_CTX              *verify[6]; /* RSA: RS256..PS512; EC: [0] */
 } ngx_http_gw_jose_key_t;
 
 
@@ -110,6 +112,15 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_parse(ngx_pool_t *pool,
     const char **err);
 
 /*
+ * The header (part 0) or the payload (part 1) of a compact JWS as a JSON
+ * object, for a token that ngx_http_gw_jose_parse() accepted before (a
+ * verified token found again in a cache): only that part is decoded.
+ * NULL when it is not a JSON object, or when out of memory.
+ */
+NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_part(ngx_pool_t *pool,
+    u_char *token, size_t len, ngx_uint_t part);
+
+/*
  * Verifies jws with a key of "keys": with a "kid", the keys of that id and
  * those without any (PEM keys); NGX_BUSY when no key has the id and none
  * without one verified (the caller may refresh its keys once); without a
@@ -147,6 +158,12 @@ NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_claim(json_t *obj, u_char *path,
  */
 NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_claim_text(ngx_pool_t *pool,
     json_t *value, ngx_str_t *text);
+
+/*
+ * Releases what the process fetched from OpenSSL once (the digests of the
+ * algorithms), when it exits; they would be fetched again if needed.
+ */
+NGX_HTTP_GW_LOCAL void ngx_http_gw_jose_done(void);
 
 /* JSON text parsed with limits, the result released with the pool */
 NGX_HTTP_GW_LOCAL json_t *ngx_http_gw_jose_json(ngx_pool_t *pool, u_char *data,

@@ -46,6 +46,7 @@ static void jt_rfc(void);
 static void jt_algs(void);
 static void jt_key_files(void);
 static void jt_parse(void);
+static void jt_part(void);
 static void jt_claims(void);
 static void jt_json(void);
 static void jt_out_of_memory(void);
@@ -753,6 +754,7 @@ main(void)
     jt_algs();
     jt_key_files();
     jt_parse();
+    jt_part();
     jt_claims();
     jt_json();
     jt_out_of_memory();
@@ -936,6 +938,25 @@ jt_algs(void)
 
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
     jt_is(err, "signature mismatch", "a changed RS512 signature is refused");
+
+    /* each key's verification contexts are made once and reused */
+
+    rc = jt_check(pool, keys, JT_RS512, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "RS512 verifies again after a refused signature");
+
+    rc = jt_check(pool, keys, JT_PS256, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "PS256 verifies with the same key after RS512");
+
+    len = strlen(JT_ES384);
+    t = ngx_palloc(pool, len + 1);
+    ngx_memcpy(t, JT_ES384, len + 1);
+    t[len - 10] = (t[len - 10] == 'A') ? 'B' : 'A';
+
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_is(err, "signature mismatch", "a changed ES384 signature is refused");
+
+    rc = jt_check(pool, keys, JT_ES384, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "ES384 verifies again after a refused signature");
 
     t = jt_hs256(pool, "{\"alg\":\"HS256\",\"kid\":\"nope\"}", "{}");
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
@@ -1261,6 +1282,21 @@ jt_parse(void)
     t = jt_hs256(pool, buf, "{}");
     rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
     jt_is(err, "invalid kid", "a kid of 257 bytes is refused");
+
+    /* the key's HMAC context is reset for each verification */
+
+    t = jt_hs256(pool, "{\"alg\":\"HS256\"}", "{\"sub\":\"a\"}");
+    len = strlen(t);
+    t[len - 5] = (t[len - 5] == 'A') ? 'B' : 'A';
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_is(err, "signature mismatch", "a changed HS256 signature is refused");
+
+    t = jt_hs256(pool, "{\"alg\":\"HS256\"}", "{\"sub\":\"a\"}");
+    rc = jt_check(pool, keys, t, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "HS256 verifies again after a refused signature");
+
+    rc = jt_check(pool, keys, JT_A1, NGX_HTTP_GW_JOSE_ALL, &err);
+    jt_ok(rc == NGX_OK, "RFC 7515 A.1 verifies after another token");
 
     p = (u_char *) buf + sprintf(buf, "{\"alg\":\"HS256\",\"x\":");
     p = ngx_cpymem(p, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 32);
@@ -1618,6 +1654,47 @@ jt_json(void)
 
     jt_ok(ngx_http_gw_jose_json(pool, jt_str("{\"a\":\"\xff\"}")) == NULL,
           "invalid UTF-8 is refused");
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* one part of a token parsed before, as a cached token's claims are */
+
+static void
+jt_part(void)
+{
+    json_t      *v;
+    ngx_pool_t  *pool;
+
+    pool = ngx_create_pool(0, NULL);
+
+    v = ngx_http_gw_jose_part(pool, jt_str(JT_A1), 0);
+    jt_is(json_string_value(json_object_get(v, "alg")), "HS256",
+          "part 0 of RFC 7515 A.1 is its header");
+
+    v = ngx_http_gw_jose_part(pool, jt_str(JT_A1), 1);
+    jt_is(json_string_value(json_object_get(v, "iss")), "joe",
+          "part 1 of RFC 7515 A.1 is its payload");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str(JT_A1), 2) == NULL,
+          "part 2, the signature, is no JSON object");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str("eyJhIjoxfQ"), 0) == NULL
+          && ngx_http_gw_jose_part(pool, jt_str("eyJhIjoxfQ.eyJhIjoxfQ"), 1)
+             == NULL,
+          "a part that no dot ends is not one");
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str("WzFd.e30.e30"), 0) == NULL
+          && ngx_http_gw_jose_part(pool, jt_str("e30.e30=.e30"), 1) == NULL,
+          "a part that is no JSON object, or no base64url, gives NULL");
+
+    jt_budget = 0;
+
+    jt_ok(ngx_http_gw_jose_part(pool, jt_str(JT_A1), 1) == NULL,
+          "out of memory: NULL");
+
+    jt_budget = -1;
 
     ngx_destroy_pool(pool);
 }
