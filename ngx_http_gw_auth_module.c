@@ -1044,7 +1044,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     u_char *key)
 {
-    time_t                         now;
+    time_t                         now, until;
     json_t                        *resp, *v;
     ngx_http_gw_shm_cache_t       *zone;
     ngx_http_gw_auth_main_conf_t  *amcf;
@@ -1095,7 +1095,7 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
 
     v = json_object_get(resp, "exp");
 
-    if (json_is_number(v) && (time_t) json_number_value(v) <= now) {
+    if (ngx_http_gw_jose_until(v, now, 0, &until) != NGX_OK) {
         ngx_http_gw_auth_fail(r, ctx, "token expired");
         return NGX_DECLINED;
     }
@@ -1648,9 +1648,10 @@ ngx_http_gw_auth_cache_store(ngx_http_request_t *r,
     now = ngx_time();
     expire = now + amcf->max_ttl;
 
-    if (json_is_number(exp) && json_number_value(exp) < (double) expire) {
-        /* a fraction of a second less: never beyond "exp" */
-        expire = (time_t) json_number_value(exp);
+    /* a fraction of a second less: never beyond "exp" */
+
+    if (ngx_http_gw_jose_until(exp, now, amcf->max_ttl, &expire) != NGX_OK) {
+        expire = now;
     }
 
     if (expire <= now

@@ -1673,6 +1673,32 @@ done:
 
 
 ngx_int_t
+ngx_http_gw_jose_until(json_t *exp, time_t now, time_t max_ttl,
+    time_t *until)
+{
+    double  d;
+
+    *until = now + max_ttl;
+
+    if (exp == NULL || !json_is_number(exp)) {
+        return NGX_OK;
+    }
+
+    d = json_number_value(exp);
+
+    if (!(d > (double) now)) {
+        return NGX_DECLINED;    /* expired, or NaN */
+    }
+
+    if (d < (double) *until) {
+        *until = (time_t) d;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_http_gw_jose_check_time(json_t *payload, time_t now, time_t leeway,
     const char **err)
 {

@@ -136,6 +136,14 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_verify(
  * "exp" (required to be in the future, minus leeway, when present) and
  * "nbf"/"iat" (not in the future, plus leeway); they must be numbers.
  */
+/*
+ * How long a token or an active introspection result may be trusted: its
+ * "exp" (a JSON number; NULL or another type: no limit) capped at now +
+ * max_ttl, into *until.  NGX_DECLINED when exp is at or before now.  Any
+ * double is safe (1e300, -1e300, NaN): compared before it is converted.
+ */
+NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_until(json_t *exp, time_t now,
+    time_t max_ttl, time_t *until);
 NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_jose_check_time(json_t *payload,
     time_t now, time_t leeway, const char **err);
 
