@@ -4,6 +4,7 @@
 #   make test       build, then run the whole t/ suite (prove)
 #   make demo       run examples/nginx.conf on 127.0.0.1:8080 (Ctrl-C stops)
 #   make bench      benchmarks against plain nginx proxying, same run
+#   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (default 60)
 #   make deps       install the Debian packages the project needs
 #   make clean
 #
@@ -24,20 +25,21 @@ ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
 PROVE_JOBS   ?= 2
 
 # Debian 12 packages: build (nginx-dev and the libraries), tests (perl,
-# echo module, redis, valgrind) and benchmarks (wrk, gnuplot, and the
-# OpenResty-style Lua limiter the Redis limiter is measured against).
+# echo module, redis, valgrind, clang for the fuzz targets) and benchmarks
+# (wrk, gnuplot, and the OpenResty-style Lua limiter that the Redis limiter
+# is measured against).
 DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
             zlib1g-dev libjansson-dev libjwt-dev libhiredis-dev \
             libnginx-mod-http-echo libtest-base-perl libcrypt-jwt-perl \
             redis-server valgrind wrk gnuplot-nox openssl procps \
-            libnginx-mod-http-lua lua-nginx-redis
+            libnginx-mod-http-lua lua-nginx-redis clang
 
 MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
                 ngx_http_gw_ratelimit_module \
                 ngx_http_gw_lb_least_time_module ngx_http_gw_auth_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
-.PHONY: all modules modules-build deps test demo bench clean
+.PHONY: all modules modules-build deps test demo bench fuzz fuzz-regress clean
 
 all: modules
 
@@ -92,11 +94,19 @@ modules-build: deps $(NGX_BUILD)/objs/Makefile
 
 # Each test file gets its own prefix and ports (t/lib); servers the tests
 # need are started by t/run on free loopback ports.
-test: modules
+test: modules fuzz-regress
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS) $(ECHO_MODULE)" \
 	TEST_NGINX_MODULES_DIR=$(MODULES_DIR) \
 	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
+
+# The fuzz targets (fuzz/README.md): "make fuzz" fuzzes each for FUZZ_TIME
+# seconds; "make test" replays every crash found so far and the seeds.
+fuzz: modules
+	$(MAKE) -C fuzz run
+
+fuzz-regress: modules
+	$(MAKE) -s -C fuzz regress
 
 demo: modules
 	mkdir -p $(BUILD)/demo/logs $(BUILD)/demo/tmp
