@@ -591,7 +591,6 @@ static ngx_int_t
 ngx_http_gw_auth_get_token(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_str_t *token)
 {
-    u_char           *p, *last;
     ngx_table_elt_t  *h;
 
     if (alcf->token) {
@@ -604,33 +603,11 @@ ngx_http_gw_auth_get_token(ngx_http_request_t *r,
 
     h = r->headers_in.authorization;
 
-    if (h == NULL || h->value.len < sizeof("Bearer ")) {
+    if (h == NULL) {
         return NGX_DECLINED;
     }
 
-    if (ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0) {
-        return NGX_DECLINED;
-    }
-
-    p = h->value.data + 7;
-    last = h->value.data + h->value.len;
-
-    while (p < last && *p == ' ') {
-        p++;
-    }
-
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
-
-    if (p == last) {
-        return NGX_DECLINED;
-    }
-
-    token->data = p;
-    token->len = last - p;
-
-    return NGX_OK;
+    return ngx_http_gw_sig_parse_bearer(h->value.data, h->value.len, token);
 }
 
 

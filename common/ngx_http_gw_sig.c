@@ -251,6 +251,44 @@ ngx_http_gw_sig_decode(ngx_uint_t encoding, u_char *src, size_t len,
 }
 
 
+/*
+ * "Bearer <token>" (RFC 6750 section 2.1, the scheme in any case): the
+ * token, without the spaces around it; NGX_DECLINED for anything else.
+ */
+
+ngx_int_t
+ngx_http_gw_sig_parse_bearer(u_char *p, size_t len, ngx_str_t *token)
+{
+    u_char  *last;
+
+    if (len < sizeof("Bearer ")
+        || ngx_strncasecmp(p, (u_char *) "Bearer ", 7) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    last = p + len;
+    p += 7;
+
+    while (p < last && *p == ' ') {
+        p++;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    if (p == last) {
+        return NGX_DECLINED;
+    }
+
+    token->data = p;
+    token->len = last - p;
+
+    return NGX_OK;
+}
+
+
 /* the value of one hex digit, either case; 0xff for anything else */
 
 static u_char

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) nginx-gw authors
  *
- * Pure parsers for webhook signature headers: Stripe's
+ * Pure parsers for credential and signature headers: Stripe's
  * "t=<ts>,v1=<hex>,...", Standard Webhooks' "v1,<base64> v1,<base64>",
- * Unix timestamps, and hex / base64 signature values.  They take buffers
+ * Unix timestamps, hex / base64 signature values, and the token of an
+ * "Authorization: Bearer <token>" value.  They take buffers
  * and lengths, never a request, so fuzzers and unit tests call them
  * directly.  Results point into the input buffer; nothing is allocated.
  */
@@ -45,6 +46,10 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_sig_parse_time(u_char *p,
     size_t len, time_t *t);
 NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_sig_decode(ngx_uint_t encoding,
     u_char *src, size_t len, u_char *dst, size_t *dlen);
+
+/* the token of "Bearer <token>" (scheme in any case, spaces trimmed) */
+NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_sig_parse_bearer(u_char *p,
+    size_t len, ngx_str_t *token);
 
 
 #endif /* _NGX_HTTP_GW_SIG_H_INCLUDED_ */
