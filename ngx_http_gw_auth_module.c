@@ -29,6 +29,7 @@
 #include "ngx_http_gw_jose.h"
 #include "ngx_http_gw_sig.h"
 #include "ngx_http_gw_shm_cache.h"
+#include "ngx_http_gw_api_key.h"
 
 
 #define NGX_HTTP_GW_AUTH_JWT            1
@@ -53,16 +54,7 @@
 
 
 typedef struct {
-    u_char                          digest[NGX_HTTP_GW_AUTH_KEY_LEN];
-    ngx_str_t                       consumer;
-    ngx_array_t                    *roles;          /* ngx_str_t */
-    ngx_uint_t                      used;
-} ngx_http_gw_auth_api_key_t;
-
-
-typedef struct {
-    ngx_http_gw_auth_api_key_t     *keys;
-    ngx_uint_t                      mask;           /* table size - 1 */
+    ngx_http_gw_api_key_table_t     table;
     ngx_str_t                       header;
     ngx_str_t                       arg;
 } ngx_http_gw_auth_api_keys_t;
@@ -618,12 +610,11 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx)
 {
     u_char                        digest[NGX_HTTP_GW_AUTH_KEY_LEN];
-    uint32_t                      h;
     ngx_str_t                     key;
-    ngx_uint_t                    i, n, found;
+    ngx_uint_t                    i;
     ngx_list_part_t              *part;
     ngx_table_elt_t              *hd;
-    ngx_http_gw_auth_api_key_t   *k, *match;
+    ngx_http_gw_api_key_t        *match;
     ngx_http_gw_auth_api_keys_t  *ak;
 
     ak = alcf->api_keys;
@@ -673,25 +664,7 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    h = ngx_crc32_short(digest, NGX_HTTP_GW_AUTH_KEY_LEN);
-    match = NULL;
-    found = 0;
-
-    for (n = 0; n <= ak->mask; n++) {
-        k = &ak->keys[(h + n) & ak->mask];
-
-        if (!k->used) {
-            break;
-        }
-
-        found = (CRYPTO_memcmp(k->digest, digest,
-                               NGX_HTTP_GW_AUTH_KEY_LEN) == 0);
-
-        if (found) {
-            match = k;
-            break;
-        }
-    }
+    match = ngx_http_gw_api_key_find(&ak->table, digest);
 
     if (match == NULL) {
         ngx_http_gw_auth_fail(r, ctx, "unknown API key");
@@ -2936,13 +2909,10 @@ static ngx_int_t
 ngx_http_gw_auth_api_key_load(ngx_conf_t *cf, ngx_http_gw_auth_api_keys_t *ak,
     ngx_str_t *path)
 {
-    u_char                      *p, *last, *line, *eol, *f[3], *fe[3];
-    size_t                       len;
-    uint32_t                     h;
-    ngx_str_t                    data, *role;
-    ngx_uint_t                   n, nf, size, lineno, i;
-    u_char                       digest[NGX_HTTP_GW_SIG_MAX_LEN];
-    ngx_http_gw_auth_api_key_t  *k;
+    ngx_int_t    rc;
+    ngx_str_t    data;
+    ngx_uint_t   lineno;
+    const char  *err;
 
     if (ngx_http_gw_auth_read_file(cf, path, &data, 16 * 1024 * 1024)
         != NGX_CONF_OK)
@@ -2950,130 +2920,23 @@ ngx_http_gw_auth_api_key_load(ngx_conf_t *cf, ngx_http_gw_auth_api_keys_t *ak,
         return NGX_ERROR;
     }
 
-    /* count the lines for a table at most half full */
+    err = NULL;
 
-    n = 0;
-    for (p = data.data; p < data.data + data.len; p++) {
-        if (*p == '\n') {
-            n++;
-        }
+    rc = ngx_http_gw_api_key_parse(cf->pool, data.data, data.len, &ak->table,
+                                   &lineno, &err);
+
+    if (rc == NGX_DECLINED && ngx_strcmp(err, "duplicate key") == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate key on line %ui of API key file "
+                           "\"%V\"", lineno, path);
+
+    } else if (rc == NGX_DECLINED) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid line %ui in API key file \"%V\": %s",
+                           lineno, path, err);
     }
 
-    for (size = 16; size < 2 * (n + 1); size *= 2) { /* void */ }
-
-    ak->keys = ngx_pcalloc(cf->pool, size * sizeof(ngx_http_gw_auth_api_key_t));
-    if (ak->keys == NULL) {
-        return NGX_ERROR;
-    }
-
-    ak->mask = size - 1;
-
-    p = data.data;
-    last = data.data + data.len;
-    lineno = 0;
-
-    while (p < last) {
-        line = p;
-        eol = ngx_strlchr(p, last, '\n');
-        if (eol == NULL) {
-            eol = last;
-        }
-
-        p = eol + 1;
-        lineno++;
-
-        /* fields separated by spaces or tabs */
-
-        nf = 0;
-
-        while (line < eol && nf < 3) {
-            while (line < eol && (*line == ' ' || *line == '\t'
-                                  || *line == '\r'))
-            {
-                line++;
-            }
-
-            if (line == eol || *line == '#') {
-                break;
-            }
-
-            f[nf] = line;
-
-            while (line < eol && *line != ' ' && *line != '\t'
-                   && *line != '\r')
-            {
-                line++;
-            }
-
-            fe[nf++] = line;
-        }
-
-        if (nf == 0) {
-            continue;
-        }
-
-        if (nf < 2 || fe[0] - f[0] != 64
-            || ngx_http_gw_sig_decode(NGX_HTTP_GW_SIG_HEX, f[0], 64, digest,
-                                      &len) != NGX_OK)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid line %ui in API key file \"%V\": "
-                               "expected \"<sha256 hex> <consumer> [roles]\"",
-                               lineno, path);
-            return NGX_ERROR;
-        }
-
-        h = ngx_crc32_short(digest, NGX_HTTP_GW_AUTH_KEY_LEN);
-
-        for (i = 0; ; i++) {
-            k = &ak->keys[(h + i) & ak->mask];
-
-            if (!k->used) {
-                break;
-            }
-
-            if (ngx_memcmp(k->digest, digest, NGX_HTTP_GW_AUTH_KEY_LEN) == 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "duplicate key on line %ui of API key "
-                                   "file \"%V\"", lineno, path);
-                return NGX_ERROR;
-            }
-        }
-
-        k->used = 1;
-        ngx_memcpy(k->digest, digest, NGX_HTTP_GW_AUTH_KEY_LEN);
-        k->consumer.data = f[1];
-        k->consumer.len = fe[1] - f[1];
-
-        if (nf == 3) {
-            k->roles = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
-            if (k->roles == NULL) {
-                return NGX_ERROR;
-            }
-
-            for (line = f[2]; line < fe[2]; line = eol + 1) {
-                eol = ngx_strlchr(line, fe[2], ',');
-                if (eol == NULL) {
-                    eol = fe[2];
-                }
-
-                if (eol == line) {
-                    continue;
-                }
-
-                role = ngx_array_push(k->roles);
-                if (role == NULL) {
-                    return NGX_ERROR;
-                }
-
-                role->data = line;
-                role->len = eol - line;
-            }
-        }
-    }
-
-    return NGX_OK;
+    return rc == NGX_OK ? NGX_OK : NGX_ERROR;
 }
 
 
