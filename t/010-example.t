@@ -491,7 +491,10 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
         $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
     }
     is($r->{status}, 429, 'ratelimit: over the limit: 429');
-    is($n, 61, 'ratelimit: after exactly 60 requests of the consumer');
+    # exactly 60, unless the run straddles a minute: then the previous
+    # minute's requests weigh a little less than 1 each (sliding window)
+    ok($n >= 59 && $n <= 61,
+       "ratelimit: after 60 requests of the consumer (the 429 was the ${n}th)");
     ok(($r->{headers}{'retry-after'} // 0) > 0, 'ratelimit: with Retry-After');
 }
 
