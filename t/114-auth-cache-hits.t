@@ -56,11 +56,11 @@ __DATA__
 
 
 
-=== TEST 2: a cached JWT without exp lives max_ttl (2s): within it no JWKS is needed after the JWKS expired, after it the token is verified again
+=== TEST 2: a cached JWT without exp lives max_ttl (3s): within it no JWKS is needed after the JWKS expired, after it the token is verified again
 --- user_files eval
 [["jwks.json", ::jwks(::oct_jwk($::s{k1}, kid => 'k1'))]]
 --- http_config
-    gw_auth_cache zone=auth:1m max_ttl=2s;
+    gw_auth_cache zone=auth:1m max_ttl=3s;
 --- config
     location = /t {
         gw_auth_jwt api;
@@ -80,7 +80,9 @@ __DATA__
 --- more_headers eval
 [("Authorization: Bearer " . ::jwt('HS256', $::s{k1}, { sub => 'erin' }, { kid => 'k1' })) x 3]
 --- between eval
-[sub { sleep 1.3 }, sub { sleep 1.5 }]
+# times are whole seconds: an entry of max_ttl=3s lasts 2 to 3 s, so the
+# second request (1.3 s) is always within it, the third (3.8 s) never
+[sub { sleep 1.3 }, sub { sleep 2.5 }]
 --- response_body eval
 [("erin\n") x 3]
 --- hits eval
