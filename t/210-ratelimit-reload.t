@@ -105,6 +105,16 @@ sub reload {
         sleep 0.02 if $row == 0;
     }
     ok($row >= 20, "generation $gen answers after SIGHUP");
+
+    # an old worker may still hold a connection it accepted before the
+    # reload: wait until every old worker has exited
+    $deadline = time + 10;
+    while (time < $deadline) {
+        my $ps = `ps -o args= --ppid ${\ $nginx->pid} 2>/dev/null`;
+        last unless $ps =~ /shutting down/;
+        sleep 0.05;
+    }
+
     return substr($nginx->error_log_text, $logged);
 }
 
