@@ -366,6 +366,13 @@ static ngx_str_t  ngx_http_gw_ratelimit_status_names[] = {
  * {allowed, tokens in thousandths}.
  */
 
+/*
+ * SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm
+ * up again on every digest, a cost every limited request would pay.
+ */
+static EVP_MD  *ngx_http_gw_ratelimit_sha256;
+
+
 static ngx_http_gw_redis_script_t  ngx_http_gw_ratelimit_sw_script = {
     ngx_string(
         "local t = redis.call('TIME')\n"
@@ -686,7 +693,7 @@ ngx_http_gw_ratelimit_start(ngx_http_request_t *r,
     }
 
     if (EVP_Digest(res->key.data, res->key.len, res->digest, NULL,
-                   EVP_sha256(), NULL)
+                   ngx_http_gw_ratelimit_sha256, NULL)
         != 1)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -2739,6 +2746,16 @@ ngx_http_gw_ratelimit_init(ngx_conf_t *cf)
 
     rmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_gw_ratelimit_module);
+
+    if (ngx_http_gw_ratelimit_sha256 == NULL) {
+        ngx_http_gw_ratelimit_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+        if (ngx_http_gw_ratelimit_sha256 == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gw_ratelimit: OpenSSL has no SHA-256");
+            return NGX_ERROR;
+        }
+    }
 
     ref = rmcf->refs.elts;
 
