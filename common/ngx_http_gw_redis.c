@@ -148,6 +148,8 @@ static ngx_http_gw_redis_cmd_t *ngx_http_gw_redis_cmd_create(
 static void ngx_http_gw_redis_cmd_free(ngx_http_gw_redis_cmd_t *cmd);
 static void ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd);
 static void ngx_http_gw_redis_cmd_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_gw_redis_start(ngx_http_gw_redis_cmd_t *cmd,
+    ngx_http_gw_redis_cmd_t **cmdp);
 static ngx_int_t ngx_http_gw_redis_submit(ngx_http_gw_redis_cmd_t *cmd);
 static ngx_int_t ngx_http_gw_redis_route(ngx_http_gw_redis_cmd_t *cmd);
 static void ngx_http_gw_redis_flush_waiting(ngx_http_gw_redis_t *rd,
@@ -289,7 +291,6 @@ ngx_http_gw_redis_eval(ngx_http_gw_redis_t *rd,
     void *data, ngx_log_t *log, ngx_http_gw_redis_cmd_t **cmdp)
 {
     u_char                    nk[NGX_INT_T_LEN];
-    ngx_int_t                 rc;
     ngx_uint_t                i, argc;
     ngx_str_t                 argv[3 + 16];
     ngx_http_gw_redis_cmd_t  *cmd;
@@ -329,18 +330,7 @@ ngx_http_gw_redis_eval(ngx_http_gw_redis_t *rd,
         cmd->slot = ngx_http_gw_redis_key_slot(keys[0].data, keys[0].len);
     }
 
-    rc = ngx_http_gw_redis_submit(cmd);
-
-    if (rc != NGX_OK) {
-        ngx_http_gw_redis_cmd_free(cmd);
-        return rc;
-    }
-
-    if (cmdp) {
-        *cmdp = cmd;
-    }
-
-    return NGX_OK;
+    return ngx_http_gw_redis_start(cmd, cmdp);
 }
 
 
@@ -349,7 +339,6 @@ ngx_http_gw_redis_command(ngx_http_gw_redis_t *rd, ngx_uint_t argc,
     ngx_str_t *argv, ngx_uint_t has_key, ngx_http_gw_redis_handler_pt handler,
     void *data, ngx_log_t *log, ngx_http_gw_redis_cmd_t **cmdp)
 {
-    ngx_int_t                 rc;
     ngx_http_gw_redis_cmd_t  *cmd;
 
     cmd = ngx_http_gw_redis_cmd_create(rd, argc, argv, handler, data);
@@ -361,6 +350,18 @@ ngx_http_gw_redis_command(ngx_http_gw_redis_t *rd, ngx_uint_t argc,
         cmd->has_slot = 1;
         cmd->slot = ngx_http_gw_redis_key_slot(argv[1].data, argv[1].len);
     }
+
+    return ngx_http_gw_redis_start(cmd, cmdp);
+}
+
+
+/* a new command of a caller: submitted, or freed with the reason */
+
+static ngx_int_t
+ngx_http_gw_redis_start(ngx_http_gw_redis_cmd_t *cmd,
+    ngx_http_gw_redis_cmd_t **cmdp)
+{
+    ngx_int_t  rc;
 
     rc = ngx_http_gw_redis_submit(cmd);
 
