@@ -32,11 +32,13 @@ DEB_PKGS := build-essential nginx nginx-dev libssl-dev libpcre2-dev \
             zlib1g-dev libjansson-dev libjwt-dev libhiredis-dev \
             libnginx-mod-http-echo libtest-base-perl libcrypt-jwt-perl \
             redis-server valgrind wrk gnuplot-nox openssl procps \
-            libnginx-mod-http-lua lua-nginx-redis clang
+            libnginx-mod-http-lua lua-nginx-redis clang \
+            prometheus
 
 MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
                 ngx_http_gw_ratelimit_module \
-                ngx_http_gw_lb_least_time_module ngx_http_gw_auth_module
+                ngx_http_gw_lb_least_time_module ngx_http_gw_auth_module \
+                ngx_http_gw_status_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
 .PHONY: all modules modules-build deps test demo bench fuzz fuzz-regress clean
