@@ -27,6 +27,7 @@
 
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_jose.h"
+#include "ngx_http_gw_oauth.h"
 #include "ngx_http_gw_sig.h"
 #include "ngx_http_gw_shm_cache.h"
 #include "ngx_http_gw_api_key.h"
@@ -185,7 +186,6 @@ static ngx_int_t ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
     ngx_http_gw_auth_ctx_t *ctx, ngx_str_t *uri, ngx_uint_t jwks);
 static ngx_int_t ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
-static ngx_int_t ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word);
 static json_t *ngx_http_gw_auth_claims(ngx_http_request_t *r,
     ngx_http_gw_auth_ctx_t *ctx);
 static json_t *ngx_http_gw_auth_jws_header(ngx_http_request_t *r,
@@ -994,10 +994,11 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     u_char *key)
 {
-    time_t                         now, until;
-    json_t                        *resp, *v;
-    ngx_http_gw_shm_cache_t       *zone;
-    ngx_http_gw_auth_main_conf_t  *amcf;
+    time_t                              now;
+    ngx_uint_t                          rc;
+    ngx_http_gw_shm_cache_t            *zone;
+    ngx_http_gw_auth_main_conf_t       *amcf;
+    ngx_http_gw_oauth_introspection_t   in;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
 
@@ -1013,10 +1014,13 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    resp = ngx_http_gw_jose_json(r->pool, ctx->sub_body.data,
-                                 ctx->sub_body.len);
+    now = ngx_time();
 
-    if (resp == NULL || !json_is_object(resp)) {
+    rc = ngx_http_gw_oauth_introspection_parse(r->pool, ctx->sub_body.data,
+                                               ctx->sub_body.len, now,
+                                               amcf->max_ttl, &in);
+
+    if (rc == NGX_HTTP_GW_OAUTH_INVALID) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "gw_auth: introspection response is not a JSON object");
         ngx_http_gw_auth_fail(r, ctx, "introspection failed");
@@ -1024,14 +1028,10 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    now = ngx_time();
-
     /* no key, no cache */
     zone = (key != NULL) ? amcf->cache->data : NULL;
 
-    v = json_object_get(resp, "active");
-
-    if (!json_is_true(v)) {
+    if (rc == NGX_HTTP_GW_OAUTH_INACTIVE) {
         if (zone && amcf->negative_ttl) {
             (void) ngx_http_gw_shm_cache_put(zone, key,
                                               NGX_HTTP_GW_AUTH_CACHE_INACTIVE,
@@ -1043,24 +1043,22 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    v = json_object_get(resp, "exp");
-
-    if (ngx_http_gw_jose_until(v, now, 0, &until) != NGX_OK) {
+    if (rc == NGX_HTTP_GW_OAUTH_EXPIRED) {
         ngx_http_gw_auth_fail(r, ctx, "token expired");
         return NGX_DECLINED;
     }
 
-    ctx->payload = resp;
+    ctx->payload = in.response;
     ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
 
-    if (ngx_http_gw_auth_summarize(r, ctx, resp) != NGX_OK) {
+    if (ngx_http_gw_auth_summarize(r, ctx, in.response) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (zone) {
         (void) ngx_http_gw_auth_cache_store(r, ctx, key,
-                                            NGX_HTTP_GW_AUTH_CACHE_ACTIVE, v,
-                                            &ctx->sub_body);
+                                            NGX_HTTP_GW_AUTH_CACHE_ACTIVE,
+                                            in.exp, &ctx->sub_body);
     }
 
     return NGX_OK;
@@ -1109,7 +1107,7 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
         s = alcf->scopes->elts;
 
         for (i = 0; i < alcf->scopes->nelts; i++) {
-            if (!ngx_http_gw_auth_has_word(&ctx->scope, &s[i])) {
+            if (!ngx_http_gw_oauth_has_word(&ctx->scope, &s[i])) {
                 ngx_http_gw_auth_fail(r, ctx, "insufficient scope");
                 return ngx_http_gw_auth_reject(r, alcf, ctx,
                                                NGX_HTTP_FORBIDDEN,
@@ -1151,7 +1149,7 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
                 value.len = json_string_length(v);
 
                 for (i = 0; i < alcf->roles->nelts && !ok; i++) {
-                    ok = ngx_http_gw_auth_has_word(&value, &role[i]);
+                    ok = ngx_http_gw_oauth_has_word(&value, &role[i]);
                 }
 
             } else if (json_is_array(v)) {
@@ -1396,35 +1394,6 @@ ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r, void *data,
                                        alcf->key_cache);
 
     return rc;
-}
-
-
-/* is word one of the space-separated words of list? */
-
-static ngx_int_t
-ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word)
-{
-    u_char  *p, *last, *end;
-
-    p = list->data;
-    last = p + list->len;
-
-    while (p < last) {
-        end = ngx_strlchr(p, last, ' ');
-        if (end == NULL) {
-            end = last;
-        }
-
-        if ((size_t) (end - p) == word->len
-            && ngx_strncmp(p, word->data, word->len) == 0)
-        {
-            return 1;
-        }
-
-        p = end + 1;
-    }
-
-    return 0;
 }
 
 
