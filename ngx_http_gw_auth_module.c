@@ -26,7 +26,9 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_gw_common.h"
+#include "ngx_http_gw_status.h"
 #include "ngx_http_gw_jose.h"
+#include "ngx_http_gw_oauth.h"
 #include "ngx_http_gw_sig.h"
 #include "ngx_http_gw_shm_cache.h"
 #include "ngx_http_gw_api_key.h"
@@ -51,6 +53,49 @@
 #define NGX_HTTP_GW_AUTH_REFRESH_MIN    10
 
 #define NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE (1024 * 1024)
+
+/* why a request was refused, for gw_status (ngx_http_gw_auth_reasons) */
+#define NGX_HTTP_GW_AUTH_R_ACCEPTED     0
+#define NGX_HTTP_GW_AUTH_R_MISSING      1
+#define NGX_HTTP_GW_AUTH_R_MALFORMED    2
+#define NGX_HTTP_GW_AUTH_R_BAD_SIG      3
+#define NGX_HTTP_GW_AUTH_R_UNKNOWN_KEY  4
+#define NGX_HTTP_GW_AUTH_R_EXPIRED      5
+#define NGX_HTTP_GW_AUTH_R_NOT_YET      6
+#define NGX_HTTP_GW_AUTH_R_ISSUER       7
+#define NGX_HTTP_GW_AUTH_R_AUDIENCE     8
+#define NGX_HTTP_GW_AUTH_R_INACTIVE     9
+#define NGX_HTTP_GW_AUTH_R_IDP_ERROR    10
+#define NGX_HTTP_GW_AUTH_R_SCOPE        11
+#define NGX_HTTP_GW_AUTH_R_ROLE         12
+#define NGX_HTTP_GW_AUTH_R_CLAIM        13
+#define NGX_HTTP_GW_AUTH_NREASONS       14
+
+#define ngx_http_gw_auth_r(name)        (1 << NGX_HTTP_GW_AUTH_R_##name)
+
+/* what every method can be refused for, and accepted */
+#define NGX_HTTP_GW_AUTH_R_ANY                                                \
+    (ngx_http_gw_auth_r(ACCEPTED) | ngx_http_gw_auth_r(MISSING)               \
+     | ngx_http_gw_auth_r(MALFORMED) | ngx_http_gw_auth_r(SCOPE)              \
+     | ngx_http_gw_auth_r(ROLE) | ngx_http_gw_auth_r(CLAIM))
+
+/*
+ * The counters in gw_status's zone: requests by method (1..3) and reason,
+ * cache hits and misses by method (jwt, introspect), JWKS fetches (ok,
+ * failed), introspection requests (active, inactive, failed) and their
+ * total time in milliseconds.
+ */
+#define NGX_HTTP_GW_AUTH_C_REQUESTS     0
+#define NGX_HTTP_GW_AUTH_C_HITS         (3 * NGX_HTTP_GW_AUTH_NREASONS)
+#define NGX_HTTP_GW_AUTH_C_MISSES       (NGX_HTTP_GW_AUTH_C_HITS + 2)
+#define NGX_HTTP_GW_AUTH_C_JWKS         (NGX_HTTP_GW_AUTH_C_MISSES + 2)
+#define NGX_HTTP_GW_AUTH_C_IDP          (NGX_HTTP_GW_AUTH_C_JWKS + 2)
+#define NGX_HTTP_GW_AUTH_C_IDP_MSEC     (NGX_HTTP_GW_AUTH_C_IDP + 3)
+#define NGX_HTTP_GW_AUTH_NCOUNTERS      (NGX_HTTP_GW_AUTH_C_IDP_MSEC + 1)
+
+#define NGX_HTTP_GW_AUTH_IDP_ACTIVE     0
+#define NGX_HTTP_GW_AUTH_IDP_INACTIVE   1
+#define NGX_HTTP_GW_AUTH_IDP_FAILED     2
 
 
 typedef struct {
@@ -90,6 +135,8 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_gw_reporter_t          reporter;       /* first: gw_status */
+    ngx_http_gw_counters_t          counters;
     ngx_shm_zone_t                 *cache;
     time_t                          max_ttl;
     time_t                          negative_ttl;
@@ -133,12 +180,16 @@ typedef struct {
     ngx_str_t                       consumer;
     ngx_array_t                    *key_roles;      /* API key's roles */
     ngx_str_t                       status;         /* last failure */
+    ngx_uint_t                      reason;         /* its R_* */
+    ngx_uint_t                      reason_method;  /* and its method */
     ngx_http_request_t             *subrequest;
     ngx_int_t                       sub_status;
     ngx_str_t                       sub_body;
     ngx_str_t                       sub_uri;
     ngx_uint_t                      refreshed;      /* uri index + 1 */
     ngx_uint_t                      next_uri;
+    ngx_msec_t                      sub_start;
+    ngx_msec_t                      sub_time;       /* its round trip */
     unsigned                        evaluated:1;
     unsigned                        presented:1;    /* a token was sent */
     unsigned                        waiting:1;
@@ -152,6 +203,9 @@ typedef struct {
     unsigned                        scope_set:1;    /* present, not null */
     unsigned                        lazy_header:1;  /* from the token */
     unsigned                        lazy_payload:1; /* token or answer */
+    unsigned                        counted:1;      /* in requests_total */
+    unsigned                        jwt_looked_up:1;
+    unsigned                        introspect_looked_up:1;
 } ngx_http_gw_auth_ctx_t;
 
 
@@ -168,7 +222,9 @@ static ngx_int_t ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     ngx_array_t *keys);
 static ngx_int_t ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
-    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err);
+    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err,
+    ngx_uint_t *reason);
+static ngx_uint_t ngx_http_gw_auth_jose_reason(const char *err);
 static ngx_int_t ngx_http_gw_auth_introspect(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx);
 static ngx_int_t ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
@@ -180,12 +236,16 @@ static ngx_int_t ngx_http_gw_auth_reject(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     ngx_uint_t status, const char *error, ngx_array_t *scopes);
 static void ngx_http_gw_auth_fail(ngx_http_request_t *r,
-    ngx_http_gw_auth_ctx_t *ctx, const char *reason);
+    ngx_http_gw_auth_ctx_t *ctx, ngx_uint_t method, ngx_uint_t reason,
+    const char *text);
+static void ngx_http_gw_auth_count(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, ngx_uint_t method, ngx_uint_t reason);
+static void ngx_http_gw_auth_count_lookup(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, ngx_uint_t method, ngx_uint_t hit);
 static ngx_int_t ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
     ngx_http_gw_auth_ctx_t *ctx, ngx_str_t *uri, ngx_uint_t jwks);
 static ngx_int_t ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
-static ngx_int_t ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word);
 static json_t *ngx_http_gw_auth_claims(ngx_http_request_t *r,
     ngx_http_gw_auth_ctx_t *ctx);
 static json_t *ngx_http_gw_auth_jws_header(ngx_http_request_t *r,
@@ -223,6 +283,8 @@ static ngx_int_t ngx_http_gw_auth_json_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, json_t *value);
 static ngx_int_t ngx_http_gw_auth_text_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_str_t *text);
+static ngx_int_t ngx_http_gw_auth_report(ngx_http_gw_report_t *rp,
+    void *conf);
 
 static void *ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_auth_create_loc_conf(ngx_conf_t *cf);
@@ -455,6 +517,48 @@ static ngx_str_t  ngx_http_gw_auth_methods[] = {
 };
 
 
+/* the "reason" label of requests_total, by NGX_HTTP_GW_AUTH_R_* */
+
+static ngx_str_t  ngx_http_gw_auth_reasons[] = {
+    ngx_null_string,
+    ngx_string("missing"),
+    ngx_string("malformed"),
+    ngx_string("bad_signature"),
+    ngx_string("unknown_key"),
+    ngx_string("expired"),
+    ngx_string("not_yet_valid"),
+    ngx_string("issuer"),
+    ngx_string("audience"),
+    ngx_string("inactive"),
+    ngx_string("idp_error"),
+    ngx_string("insufficient_scope"),
+    ngx_string("role"),
+    ngx_string("claim")
+};
+
+
+/*
+ * The reasons each method can be refused for: gw_status shows these, and
+ * any other that was counted.
+ */
+
+static ngx_uint_t  ngx_http_gw_auth_method_reasons[] = {
+    0,
+
+    NGX_HTTP_GW_AUTH_R_ANY                                  /* jwt */
+    | ngx_http_gw_auth_r(BAD_SIG) | ngx_http_gw_auth_r(UNKNOWN_KEY)
+    | ngx_http_gw_auth_r(EXPIRED) | ngx_http_gw_auth_r(NOT_YET)
+    | ngx_http_gw_auth_r(ISSUER) | ngx_http_gw_auth_r(AUDIENCE),
+
+    NGX_HTTP_GW_AUTH_R_ANY                                  /* introspect */
+    | ngx_http_gw_auth_r(EXPIRED) | ngx_http_gw_auth_r(INACTIVE)
+    | ngx_http_gw_auth_r(IDP_ERROR),
+
+    NGX_HTTP_GW_AUTH_R_ANY                                  /* api_key */
+    | ngx_http_gw_auth_r(UNKNOWN_KEY)
+};
+
+
 /* this worker's parsed copies of fetched JWKS documents */
 static ngx_array_t  *ngx_http_gw_auth_jwks;
 
@@ -509,11 +613,22 @@ ngx_http_gw_auth_handler(ngx_http_request_t *r)
         }
 
         if (rc != NGX_OK) {
+            ngx_http_gw_auth_count(r, ctx, ctx->reason_method, ctx->reason);
             return rc;
         }
     }
 
-    return ngx_http_gw_auth_authorize(r, alcf, ctx);
+    rc = ngx_http_gw_auth_authorize(r, alcf, ctx);
+
+    if (rc == NGX_OK) {
+        ngx_http_gw_auth_count(r, ctx, ctx->method,
+                               NGX_HTTP_GW_AUTH_R_ACCEPTED);
+
+    } else if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_http_gw_auth_count(r, ctx, ctx->method, ctx->reason);
+    }
+
+    return rc;
 }
 
 
@@ -564,7 +679,13 @@ ngx_http_gw_auth_evaluate(ngx_http_request_t *r,
     }
 
     if (ctx->status.len == 0) {
-        ngx_http_gw_auth_fail(r, ctx, "no credentials");
+        /* counted for the method the 401's challenge asks for */
+        ngx_http_gw_auth_fail(r, ctx,
+                              alcf->jwt_set ? NGX_HTTP_GW_AUTH_JWT
+                              : alcf->introspect_set
+                                ? NGX_HTTP_GW_AUTH_INTROSPECT
+                                : NGX_HTTP_GW_AUTH_API_KEY,
+                              NGX_HTTP_GW_AUTH_R_MISSING, "no credentials");
     }
 
     if (ctx->idp_failed) {
@@ -656,7 +777,9 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
     }
 
     if (key.len > 1024) {
-        ngx_http_gw_auth_fail(r, ctx, "API key too long");
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_API_KEY,
+                              NGX_HTTP_GW_AUTH_R_MALFORMED,
+                              "API key too long");
         return NGX_DECLINED;
     }
 
@@ -667,7 +790,9 @@ ngx_http_gw_auth_api_key(ngx_http_request_t *r,
     match = ngx_http_gw_api_key_find(&ak->table, digest);
 
     if (match == NULL) {
-        ngx_http_gw_auth_fail(r, ctx, "unknown API key");
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_API_KEY,
+                              NGX_HTTP_GW_AUTH_R_UNKNOWN_KEY,
+                              "unknown API key");
         return NGX_DECLINED;
     }
 
@@ -695,7 +820,7 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
     u_char                         key[NGX_HTTP_GW_AUTH_KEY_LEN];
     ngx_int_t                      rc;
     ngx_str_t                      data;
-    ngx_uint_t                     type, keyed;
+    ngx_uint_t                     type, keyed, reason;
     const                          char                    *err;
     ngx_array_t                    keys;
     ngx_http_gw_jose_jws_t         jws;
@@ -721,12 +846,16 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
             && type == NGX_HTTP_GW_AUTH_CACHE_JWT
             && ngx_http_gw_auth_summary_load(ctx, &data) == NGX_OK)
         {
+            ngx_http_gw_auth_count_lookup(r, ctx, NGX_HTTP_GW_AUTH_JWT, 1);
+
             ctx->method = NGX_HTTP_GW_AUTH_JWT;
             ctx->lazy_header = 1;
             ctx->lazy_payload = 1;
 
             return NGX_OK;
         }
+
+        ngx_http_gw_auth_count_lookup(r, ctx, NGX_HTTP_GW_AUTH_JWT, 0);
     }
 
     if (ngx_http_gw_jose_parse(r->pool, ctx->token.data, ctx->token.len,
@@ -734,7 +863,8 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
         != NGX_OK)
     {
         ctx->jwt_tried = 1;
-        ngx_http_gw_auth_fail(r, ctx, err);
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_JWT,
+                              NGX_HTTP_GW_AUTH_R_MALFORMED, err);
         return NGX_DECLINED;
     }
 
@@ -776,13 +906,21 @@ ngx_http_gw_auth_jwt(ngx_http_request_t *r, ngx_http_gw_auth_loc_conf_t *alcf,
 
     if (rc != NGX_OK) {
         ctx->jwt_tried = 1;
-        ngx_http_gw_auth_fail(r, ctx, err ? err : "no key for kid");
+
+        if (err == NULL) {
+            err = "no key for kid";
+        }
+
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_JWT,
+                              ngx_http_gw_auth_jose_reason(err), err);
         return NGX_DECLINED;
     }
 
-    if (ngx_http_gw_auth_jwt_claims(r, alcf, jws.payload, &err) != NGX_OK) {
+    if (ngx_http_gw_auth_jwt_claims(r, alcf, jws.payload, &err, &reason)
+        != NGX_OK)
+    {
         ctx->jwt_tried = 1;
-        ngx_http_gw_auth_fail(r, ctx, err);
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_JWT, reason, err);
         return NGX_DECLINED;
     }
 
@@ -895,11 +1033,13 @@ ngx_http_gw_auth_jwt_keys(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
-    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err)
+    ngx_http_gw_auth_loc_conf_t *alcf, json_t *payload, const char **err,
+    ngx_uint_t *reason)
 {
     if (ngx_http_gw_jose_check_time(payload, ngx_time(), alcf->leeway, err)
         != NGX_OK)
     {
+        *reason = ngx_http_gw_auth_jose_reason(*err);
         return NGX_DECLINED;
     }
 
@@ -907,6 +1047,7 @@ ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
         && ngx_http_gw_jose_check_issuer(payload, alcf->issuers, err)
            != NGX_OK)
     {
+        *reason = NGX_HTTP_GW_AUTH_R_ISSUER;
         return NGX_DECLINED;
     }
 
@@ -914,10 +1055,44 @@ ngx_http_gw_auth_jwt_claims(ngx_http_request_t *r,
         && ngx_http_gw_jose_check_audience(payload, alcf->audiences, err)
            != NGX_OK)
     {
+        *reason = NGX_HTTP_GW_AUTH_R_AUDIENCE;
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The reason of a refusal by ngx_http_gw_jose_verify() or _check_time(),
+ * from the *err they set (common/ngx_http_gw_jose.c): the claims of the
+ * wrong type ("invalid exp claim") are malformed tokens.
+ */
+
+static ngx_uint_t
+ngx_http_gw_auth_jose_reason(const char *err)
+{
+    ngx_uint_t  i;
+
+    static struct {
+        const char  *err;
+        ngx_uint_t   reason;
+    } reasons[] = {
+        { "signature mismatch", NGX_HTTP_GW_AUTH_R_BAD_SIG },
+        { "no key for kid", NGX_HTTP_GW_AUTH_R_UNKNOWN_KEY },
+        { "no key for alg", NGX_HTTP_GW_AUTH_R_UNKNOWN_KEY },
+        { "token expired", NGX_HTTP_GW_AUTH_R_EXPIRED },
+        { "token not yet valid", NGX_HTTP_GW_AUTH_R_NOT_YET },
+        { "token issued in the future", NGX_HTTP_GW_AUTH_R_NOT_YET }
+    };
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        if (ngx_strcmp(err, reasons[i].err) == 0) {
+            return reasons[i].reason;
+        }
+    }
+
+    return NGX_HTTP_GW_AUTH_R_MALFORMED;
 }
 
 
@@ -940,7 +1115,8 @@ ngx_http_gw_auth_introspect(ngx_http_request_t *r,
 
     if (ctx->token.len > NGX_HTTP_GW_JOSE_MAX_TOKEN) {
         ctx->introspect_tried = 1;
-        ngx_http_gw_auth_fail(r, ctx, "token too long");
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT,
+                              NGX_HTTP_GW_AUTH_R_MALFORMED, "token too long");
         return NGX_DECLINED;
     }
 
@@ -966,19 +1142,31 @@ ngx_http_gw_auth_introspect(ngx_http_request_t *r,
 
     if (rc == NGX_OK) {
         if (type == NGX_HTTP_GW_AUTH_CACHE_INACTIVE) {
+            ngx_http_gw_auth_count_lookup(r, ctx,
+                                          NGX_HTTP_GW_AUTH_INTROSPECT, 1);
+
             ctx->introspect_tried = 1;
-            ngx_http_gw_auth_fail(r, ctx, "token not active (cached)");
+            ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT,
+                                  NGX_HTTP_GW_AUTH_R_INACTIVE,
+                                  "token not active (cached)");
             return NGX_DECLINED;
         }
 
         if (type == NGX_HTTP_GW_AUTH_CACHE_ACTIVE
             && ngx_http_gw_auth_summary_load(ctx, &data) == NGX_OK)
         {
+            ngx_http_gw_auth_count_lookup(r, ctx,
+                                          NGX_HTTP_GW_AUTH_INTROSPECT, 1);
+
             /* the answer is parsed only if a claim is asked for */
             ctx->lazy_payload = 1;
             ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
             return NGX_OK;
         }
+    }
+
+    if (keyed) {
+        ngx_http_gw_auth_count_lookup(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT, 0);
     }
 
     if (ctx->sync_only) {
@@ -994,44 +1182,61 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
     ngx_http_gw_auth_loc_conf_t *alcf, ngx_http_gw_auth_ctx_t *ctx,
     u_char *key)
 {
-    time_t                         now, until;
-    json_t                        *resp, *v;
-    ngx_http_gw_shm_cache_t       *zone;
-    ngx_http_gw_auth_main_conf_t  *amcf;
+    time_t                              now;
+    ngx_uint_t                          rc;
+    ngx_http_gw_shm_cache_t            *zone;
+    ngx_http_gw_auth_main_conf_t       *amcf;
+    ngx_http_gw_oauth_introspection_t   in;
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
 
     ctx->introspect_tried = 1;
     ctx->sub_done = 0;
 
+    ngx_http_gw_count(&amcf->counters, NGX_HTTP_GW_AUTH_C_IDP_MSEC,
+                      ctx->sub_time);
+
     if (ctx->sub_status != NGX_HTTP_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "gw_auth: introspection failed with status %i",
                       ctx->sub_status);
-        ngx_http_gw_auth_fail(r, ctx, "introspection failed");
+        rc = NGX_HTTP_GW_OAUTH_INVALID;
+
+    } else {
+        now = ngx_time();
+
+        rc = ngx_http_gw_oauth_introspection_parse(r->pool,
+                                                   ctx->sub_body.data,
+                                                   ctx->sub_body.len, now,
+                                                   amcf->max_ttl, &in);
+
+        if (rc == NGX_HTTP_GW_OAUTH_INVALID) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "gw_auth: introspection response is not "
+                          "a JSON object");
+        }
+    }
+
+    ngx_http_gw_count(&amcf->counters,
+                      NGX_HTTP_GW_AUTH_C_IDP
+                      + (rc == NGX_HTTP_GW_OAUTH_INVALID
+                         ? NGX_HTTP_GW_AUTH_IDP_FAILED
+                         : rc == NGX_HTTP_GW_OAUTH_INACTIVE
+                           ? NGX_HTTP_GW_AUTH_IDP_INACTIVE
+                           : NGX_HTTP_GW_AUTH_IDP_ACTIVE), 1);
+
+    if (rc == NGX_HTTP_GW_OAUTH_INVALID) {
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT,
+                              NGX_HTTP_GW_AUTH_R_IDP_ERROR,
+                              "introspection failed");
         ctx->idp_failed = 1;
         return NGX_DECLINED;
     }
-
-    resp = ngx_http_gw_jose_json(r->pool, ctx->sub_body.data,
-                                 ctx->sub_body.len);
-
-    if (resp == NULL || !json_is_object(resp)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gw_auth: introspection response is not a JSON object");
-        ngx_http_gw_auth_fail(r, ctx, "introspection failed");
-        ctx->idp_failed = 1;
-        return NGX_DECLINED;
-    }
-
-    now = ngx_time();
 
     /* no key, no cache */
     zone = (key != NULL) ? amcf->cache->data : NULL;
 
-    v = json_object_get(resp, "active");
-
-    if (!json_is_true(v)) {
+    if (rc == NGX_HTTP_GW_OAUTH_INACTIVE) {
         if (zone && amcf->negative_ttl) {
             (void) ngx_http_gw_shm_cache_put(zone, key,
                                               NGX_HTTP_GW_AUTH_CACHE_INACTIVE,
@@ -1039,28 +1244,28 @@ ngx_http_gw_auth_introspect_result(ngx_http_request_t *r,
                                               NULL, 0, r->connection->log);
         }
 
-        ngx_http_gw_auth_fail(r, ctx, "token not active");
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT,
+                              NGX_HTTP_GW_AUTH_R_INACTIVE, "token not active");
         return NGX_DECLINED;
     }
 
-    v = json_object_get(resp, "exp");
-
-    if (ngx_http_gw_jose_until(v, now, 0, &until) != NGX_OK) {
-        ngx_http_gw_auth_fail(r, ctx, "token expired");
+    if (rc == NGX_HTTP_GW_OAUTH_EXPIRED) {
+        ngx_http_gw_auth_fail(r, ctx, NGX_HTTP_GW_AUTH_INTROSPECT,
+                              NGX_HTTP_GW_AUTH_R_EXPIRED, "token expired");
         return NGX_DECLINED;
     }
 
-    ctx->payload = resp;
+    ctx->payload = in.response;
     ctx->method = NGX_HTTP_GW_AUTH_INTROSPECT;
 
-    if (ngx_http_gw_auth_summarize(r, ctx, resp) != NGX_OK) {
+    if (ngx_http_gw_auth_summarize(r, ctx, in.response) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (zone) {
         (void) ngx_http_gw_auth_cache_store(r, ctx, key,
-                                            NGX_HTTP_GW_AUTH_CACHE_ACTIVE, v,
-                                            &ctx->sub_body);
+                                            NGX_HTTP_GW_AUTH_CACHE_ACTIVE,
+                                            in.exp, &ctx->sub_body);
     }
 
     return NGX_OK;
@@ -1093,7 +1298,9 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
                 if (value.len == 0
                     || (value.len == 1 && value.data[0] == '0'))
                 {
-                    ngx_http_gw_auth_fail(r, ctx, "requirement not met");
+                    ngx_http_gw_auth_fail(r, ctx, ctx->method,
+                                          NGX_HTTP_GW_AUTH_R_CLAIM,
+                                          "requirement not met");
                     return ngx_http_gw_auth_reject(r, alcf, ctx,
                                                    req[i].error,
                                                    req[i].error == 403
@@ -1109,8 +1316,10 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
         s = alcf->scopes->elts;
 
         for (i = 0; i < alcf->scopes->nelts; i++) {
-            if (!ngx_http_gw_auth_has_word(&ctx->scope, &s[i])) {
-                ngx_http_gw_auth_fail(r, ctx, "insufficient scope");
+            if (!ngx_http_gw_oauth_has_word(&ctx->scope, &s[i])) {
+                ngx_http_gw_auth_fail(r, ctx, ctx->method,
+                                      NGX_HTTP_GW_AUTH_R_SCOPE,
+                                      "insufficient scope");
                 return ngx_http_gw_auth_reject(r, alcf, ctx,
                                                NGX_HTTP_FORBIDDEN,
                                                "insufficient_scope",
@@ -1151,7 +1360,7 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
                 value.len = json_string_length(v);
 
                 for (i = 0; i < alcf->roles->nelts && !ok; i++) {
-                    ok = ngx_http_gw_auth_has_word(&value, &role[i]);
+                    ok = ngx_http_gw_oauth_has_word(&value, &role[i]);
                 }
 
             } else if (json_is_array(v)) {
@@ -1178,7 +1387,9 @@ ngx_http_gw_auth_authorize(ngx_http_request_t *r,
         }
 
         if (!ok) {
-            ngx_http_gw_auth_fail(r, ctx, "no required role");
+            ngx_http_gw_auth_fail(r, ctx, ctx->method,
+                                  NGX_HTTP_GW_AUTH_R_ROLE,
+                                  "no required role");
             return ngx_http_gw_auth_reject(r, alcf, ctx, NGX_HTTP_FORBIDDEN,
                                            "insufficient_scope", NULL);
         }
@@ -1277,22 +1488,91 @@ ngx_http_gw_auth_reject(ngx_http_request_t *r,
 }
 
 
-/* the reason of a refusal: logged at info, kept for $gw_auth_status */
+/*
+ * The reason of a refusal: its text logged at info and kept for
+ * $gw_auth_status, its class and method kept for requests_total.
+ */
 
 static void
 ngx_http_gw_auth_fail(ngx_http_request_t *r, ngx_http_gw_auth_ctx_t *ctx,
-    const char *reason)
+    ngx_uint_t method, ngx_uint_t reason, const char *text)
 {
-    ctx->status.data = (u_char *) reason;
-    ctx->status.len = ngx_strlen(reason);
+    ctx->status.data = (u_char *) text;
+    ctx->status.len = ngx_strlen(text);
+    ctx->reason = reason;
+    ctx->reason_method = method;
 
     if (ctx->sync_only) {
         /* a variable's evaluation: the access phase logs the outcome */
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "gw_auth: %s",
-                  reason);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "gw_auth: %s", text);
+}
+
+
+/*
+ * requests_total: once per request, for the access phase's first decision
+ * (after an internal redirect the next location's requirements are checked
+ * again, the request is not counted again); a variable's evaluation
+ * decides nothing.
+ */
+
+static void
+ngx_http_gw_auth_count(ngx_http_request_t *r, ngx_http_gw_auth_ctx_t *ctx,
+    ngx_uint_t method, ngx_uint_t reason)
+{
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    if (ctx->counted
+        || method < NGX_HTTP_GW_AUTH_JWT || method > NGX_HTTP_GW_AUTH_API_KEY
+        || reason >= NGX_HTTP_GW_AUTH_NREASONS)
+    {
+        return;
+    }
+
+    ctx->counted = 1;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    ngx_http_gw_count(&amcf->counters,
+                      NGX_HTTP_GW_AUTH_C_REQUESTS
+                      + (method - 1) * NGX_HTTP_GW_AUTH_NREASONS + reason, 1);
+}
+
+
+/*
+ * A gw_auth_cache lookup of a JWT or an introspection result: the first
+ * of the request for that method only, as a variable's evaluation may
+ * look up again in the access phase.
+ */
+
+static void
+ngx_http_gw_auth_count_lookup(ngx_http_request_t *r,
+    ngx_http_gw_auth_ctx_t *ctx, ngx_uint_t method, ngx_uint_t hit)
+{
+    ngx_http_gw_auth_main_conf_t  *amcf;
+
+    if (method == NGX_HTTP_GW_AUTH_JWT) {
+        if (ctx->jwt_looked_up) {
+            return;
+        }
+
+        ctx->jwt_looked_up = 1;
+
+    } else {
+        if (ctx->introspect_looked_up) {
+            return;
+        }
+
+        ctx->introspect_looked_up = 1;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_gw_auth_module);
+
+    ngx_http_gw_count(&amcf->counters,
+                      (hit ? NGX_HTTP_GW_AUTH_C_HITS
+                           : NGX_HTTP_GW_AUTH_C_MISSES) + method - 1, 1);
 }
 
 
@@ -1335,6 +1615,7 @@ ngx_http_gw_auth_subrequest(ngx_http_request_t *r,
     }
 
     ctx->subrequest = sr;
+    ctx->sub_start = ngx_current_msec;
     ctx->sub_uri = *uri;
     ctx->sub_jwks = jwks;
     ctx->sub_done = 0;
@@ -1350,11 +1631,22 @@ ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r, void *data,
 {
     ngx_http_gw_auth_ctx_t *ctx = data;
 
-    ngx_buf_t                    *b;
-    ngx_http_request_t           *pr;
-    ngx_http_gw_auth_loc_conf_t  *alcf;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     first;
+    ngx_http_request_t            *pr;
+    ngx_http_gw_auth_loc_conf_t   *alcf;
+    ngx_http_gw_auth_main_conf_t  *amcf;
 
     pr = r->parent;
+
+    /* a subrequest may be finalized more than once: timed, counted once */
+
+    first = (ctx->subrequest == r);
+
+    if (first) {
+        ctx->subrequest = NULL;
+        ctx->sub_time = ngx_current_msec - ctx->sub_start;
+    }
 
     ctx->sub_done = 1;
     ctx->sub_status = (rc == NGX_OK || rc == NGX_DONE)
@@ -1392,39 +1684,18 @@ ngx_http_gw_auth_subrequest_done(ngx_http_request_t *r, void *data,
         ctx->sub_body.len = 0;
     }
 
+    if (first) {
+        amcf = ngx_http_get_module_main_conf(pr, ngx_http_gw_auth_module);
+
+        ngx_http_gw_count(&amcf->counters,
+                          NGX_HTTP_GW_AUTH_C_JWKS
+                          + (ctx->sub_body.len ? 0 : 1), 1);
+    }
+
     (void) ngx_http_gw_auth_jwks_store(pr, &ctx->sub_uri, &ctx->sub_body,
                                        alcf->key_cache);
 
     return rc;
-}
-
-
-/* is word one of the space-separated words of list? */
-
-static ngx_int_t
-ngx_http_gw_auth_has_word(ngx_str_t *list, ngx_str_t *word)
-{
-    u_char  *p, *last, *end;
-
-    p = list->data;
-    last = p + list->len;
-
-    while (p < last) {
-        end = ngx_strlchr(p, last, ' ');
-        if (end == NULL) {
-            end = last;
-        }
-
-        if ((size_t) (end - p) == word->len
-            && ngx_strncmp(p, word->data, word->len) == 0)
-        {
-            return 1;
-        }
-
-        p = end + 1;
-    }
-
-    return 0;
 }
 
 
@@ -2244,6 +2515,149 @@ ngx_http_gw_auth_text_value(ngx_http_request_t *r,
 }
 
 
+/*
+ * gw_status: requests by method, result and reason (every reason a method
+ * can be refused for, and any other counted), cache lookups, JWKS fetches
+ * and introspection requests with their total time.
+ */
+
+static ngx_int_t
+ngx_http_gw_auth_report(ngx_http_gw_report_t *rp, void *conf)
+{
+    ngx_http_gw_auth_main_conf_t *amcf = conf;
+
+    int64_t                  n;
+    ngx_uint_t               m, i;
+    ngx_http_gw_label_t      lb[3];
+    ngx_http_gw_counters_t  *cs;
+
+    static char  *cache[][2] = {
+        { "cache_hits_total",
+          "gw_auth_cache lookups that found the credential's result" },
+        { "cache_misses_total",
+          "gw_auth_cache lookups that did not" }
+    };
+
+    static ngx_str_t  jwks[] = {
+        ngx_string("ok"), ngx_string("failed")
+    };
+
+    static ngx_str_t  idp[] = {
+        ngx_string("active"), ngx_string("inactive"), ngx_string("failed")
+    };
+
+    cs = &amcf->counters;
+
+    lb[0].name = "method";
+    lb[1].name = "result";
+    lb[2].name = "reason";
+
+    if (rp->family(rp, "requests_total", NGX_HTTP_GW_COUNTER,
+                   "Requests gw_auth accepted or rejected, by method and "
+                   "reason")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (m = NGX_HTTP_GW_AUTH_JWT; m <= NGX_HTTP_GW_AUTH_API_KEY; m++) {
+        lb[0].value = ngx_http_gw_auth_methods[m];
+
+        for (i = 0; i < NGX_HTTP_GW_AUTH_NREASONS; i++) {
+            n = ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_REQUESTS
+                                        + (m - 1) * NGX_HTTP_GW_AUTH_NREASONS
+                                        + i);
+
+            if (n == 0 && !(ngx_http_gw_auth_method_reasons[m] & (1 << i))) {
+                continue;
+            }
+
+            if (i == NGX_HTTP_GW_AUTH_R_ACCEPTED) {
+                ngx_str_set(&lb[1].value, "accepted");
+
+            } else {
+                ngx_str_set(&lb[1].value, "rejected");
+            }
+
+            lb[2].value = ngx_http_gw_auth_reasons[i];
+
+            if (rp->sample(rp, lb, 3, n, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    /* gw_auth_cache holds JWTs and introspection results, not API keys */
+
+    for (i = 0; i < 2; i++) {
+        if (rp->family(rp, cache[i][0], NGX_HTTP_GW_COUNTER, cache[i][1])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (m = NGX_HTTP_GW_AUTH_JWT; m <= NGX_HTTP_GW_AUTH_INTROSPECT; m++) {
+            lb[0].value = ngx_http_gw_auth_methods[m];
+
+            n = ngx_http_gw_counter(cs, (i ? NGX_HTTP_GW_AUTH_C_MISSES
+                                           : NGX_HTTP_GW_AUTH_C_HITS)
+                                        + m - 1);
+
+            if (rp->sample(rp, lb, 1, n, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (rp->family(rp, "jwks_fetches_total", NGX_HTTP_GW_COUNTER,
+                   "JWKS requests of gw_auth_jwt_key_request, "
+                   "ok when answered 200 with a body")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 2; i++) {
+        lb[1].value = jwks[i];
+
+        if (rp->sample(rp, &lb[1], 1,
+                       ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_JWKS + i), 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rp->family(rp, "introspection_requests_total", NGX_HTTP_GW_COUNTER,
+                   "Introspection requests to the IdP, by its answer")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 3; i++) {
+        lb[1].value = idp[i];
+
+        if (rp->sample(rp, &lb[1], 1,
+                       ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_IDP + i), 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rp->family(rp, "introspection_seconds_total", NGX_HTTP_GW_COUNTER,
+                   "Time spent waiting for the IdP's introspection answers")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return rp->sample(rp, NULL, 0,
+                      ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_IDP_MSEC), 3);
+}
+
+
 static void *
 ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf)
 {
@@ -2251,6 +2665,19 @@ ngx_http_gw_auth_create_main_conf(ngx_conf_t *cf)
 
     conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_auth_main_conf_t));
     if (conf == NULL) {
+        return NULL;
+    }
+
+    ngx_http_gw_reporter_init(&conf->reporter, "auth",
+                              ngx_http_gw_auth_report);
+
+    /* kept whether the module is used or not: gw_status shows zeros */
+
+    if (ngx_http_gw_counters_add(cf, &conf->counters, "auth",
+                                 NGX_HTTP_GW_AUTH_NCOUNTERS,
+                                 &ngx_http_gw_auth_module)
+        != NGX_OK)
+    {
         return NULL;
     }
 
