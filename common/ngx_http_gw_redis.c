@@ -23,10 +23,12 @@
  * lock as each caller's command ends, and a table of servers by address
  * with the state the last worker to talk to each found: one write when it
  * changes.  A worker takes a slot of the table, under the zone's mutex, when
- * it adds a server (its first command, or a server learnt).  A reload
- * starts a new generation of the table, holding the configured addresses;
- * slots of earlier generations are neither shown nor written to by the new
- * workers, and the old workers, whose generation is past, no longer write.
+ * it adds a server (its first command, or a server learnt).  Each
+ * configuration is a generation of the table; the first time a worker of a
+ * newer one looks at the table (not the master: a reload may yet fail), its
+ * generation becomes the one shown, holding its configured addresses.
+ * Slots of earlier generations are neither shown nor written to any more,
+ * and the old workers no longer write.
  */
 
 
@@ -75,7 +77,8 @@ typedef struct {
     ngx_atomic_t                    commands;
     ngx_atomic_t                    msec;
     ngx_atomic_t                    failures[NGX_HTTP_GW_REDIS_FAILS];
-    ngx_uint_t                      generation;   /* configurations */
+    ngx_uint_t                      generation;   /* the one shown */
+    ngx_uint_t                      last;         /* the newest made */
     ngx_uint_t                      nservers;
     ngx_http_gw_redis_sh_server_t   servers[NGX_HTTP_GW_REDIS_MAX_SERVERS];
 } ngx_http_gw_redis_sh_t;
@@ -181,6 +184,9 @@ static void ngx_http_gw_redis_server_failed(ngx_http_gw_redis_server_t *s,
     const char *why);
 static void ngx_http_gw_redis_server_ok(ngx_http_gw_redis_server_t *s);
 static ngx_http_gw_redis_sh_server_t *ngx_http_gw_redis_server_slot(
+    ngx_http_gw_redis_t *rd, ngx_str_t *name);
+static ngx_uint_t ngx_http_gw_redis_shared_current(ngx_http_gw_redis_t *rd);
+static ngx_http_gw_redis_sh_server_t *ngx_http_gw_redis_shared_slot(
     ngx_http_gw_redis_t *rd, ngx_str_t *name);
 static void ngx_http_gw_redis_server_show(ngx_http_gw_redis_server_t *s,
     ngx_uint_t down);
@@ -376,6 +382,8 @@ ngx_http_gw_redis_server_state(ngx_http_gw_redis_t *rd, ngx_uint_t n,
     }
 
     ngx_shmtx_lock(&rd->shpool->mutex);
+
+    (void) ngx_http_gw_redis_shared_current(rd);
 
     if (n >= rd->sh->nservers) {
         rc = NGX_DONE;
@@ -794,38 +802,82 @@ ngx_http_gw_redis_server_ok(ngx_http_gw_redis_server_t *s)
 }
 
 
-/*
- * The slot of the shared table for the server called name: the one of
- * this generation with that name, or a free one; NULL when the table is
- * full, or for an old worker after a reload.
- */
+/* the slot of the shared table for a server: NULL when there is none */
 
 static ngx_http_gw_redis_sh_server_t *
 ngx_http_gw_redis_server_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
+{
+    ngx_http_gw_redis_sh_server_t  *ss;
+
+    if (rd->sh == NULL || name->len > NGX_SOCKADDR_STRLEN) {
+        return NULL;
+    }
+
+    ngx_shmtx_lock(&rd->shpool->mutex);
+
+    ss = ngx_http_gw_redis_shared_current(rd)
+         ? ngx_http_gw_redis_shared_slot(rd, name) : NULL;
+
+    ngx_shmtx_unlock(&rd->shpool->mutex);
+
+    return ss;
+}
+
+
+/*
+ * Under the zone's mutex: whether the table shows rd's configuration,
+ * which it starts to do now if rd's is newer (a worker's first look after
+ * a reload): 0 for an old worker.
+ */
+
+static ngx_uint_t
+ngx_http_gw_redis_shared_current(ngx_http_gw_redis_t *rd)
+{
+    ngx_uint_t   i;
+    ngx_addr_t  *addr;
+
+    if (rd->generation < rd->sh->generation) {
+        return 0;
+    }
+
+    if (rd->generation > rd->sh->generation) {
+        rd->sh->generation = rd->generation;
+
+        /* its addresses, found down by no worker of it yet */
+
+        addr = rd->addrs.elts;
+
+        for (i = 0; i < rd->addrs.nelts; i++) {
+            if (addr[i].name.len <= NGX_SOCKADDR_STRLEN) {
+                (void) ngx_http_gw_redis_shared_slot(rd, &addr[i].name);
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Under the zone's mutex, for the generation shown: the slot with that
+ * name, or a free one (of an earlier generation, or never used) taken for
+ * it; NULL when the table is full.
+ */
+
+static ngx_http_gw_redis_sh_server_t *
+ngx_http_gw_redis_shared_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
 {
     ngx_uint_t                      i;
     ngx_http_gw_redis_sh_t         *sh;
     ngx_http_gw_redis_sh_server_t  *ss, *slot;
 
     sh = rd->sh;
-
-    if (sh == NULL || name->len > NGX_SOCKADDR_STRLEN) {
-        return NULL;
-    }
-
-    ngx_shmtx_lock(&rd->shpool->mutex);
-
-    if (rd->generation != sh->generation) {
-        ngx_shmtx_unlock(&rd->shpool->mutex);
-        return NULL;
-    }
-
     slot = NULL;
 
     for (i = 0; i < sh->nservers; i++) {
         ss = &sh->servers[i];
 
-        if (ss->generation != rd->generation) {
+        if (ss->generation != sh->generation) {
             if (slot == NULL) {
                 slot = ss;
             }
@@ -836,7 +888,6 @@ ngx_http_gw_redis_server_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
         if (ss->len == name->len
             && ngx_memcmp(ss->name, name->data, name->len) == 0)
         {
-            ngx_shmtx_unlock(&rd->shpool->mutex);
             return ss;
         }
     }
@@ -847,12 +898,10 @@ ngx_http_gw_redis_server_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
 
     if (slot != NULL) {
         slot->down = 0;
-        slot->generation = rd->generation;
+        slot->generation = sh->generation;
         slot->len = name->len;
         ngx_memcpy(slot->name, name->data, name->len);
     }
-
-    ngx_shmtx_unlock(&rd->shpool->mutex);
 
     return slot;
 }
@@ -2741,8 +2790,6 @@ ngx_http_gw_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_gw_redis_t  *ord = data;
 
-    ngx_uint_t            i;
-    ngx_addr_t           *addr;
     ngx_http_gw_redis_t  *rd;
 
     rd = shm_zone->data;
@@ -2760,15 +2807,9 @@ ngx_http_gw_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         rd->shpool->data = rd->sh;
     }
 
-    /* a new configuration: its addresses, found down by no worker yet */
+    /* a new configuration: shown once its workers run */
 
-    rd->generation = ++rd->sh->generation;
-
-    addr = rd->addrs.elts;
-
-    for (i = 0; i < rd->addrs.nelts; i++) {
-        (void) ngx_http_gw_redis_server_slot(rd, &addr[i].name);
-    }
+    rd->generation = ++rd->sh->last;
 
     return NGX_OK;
 }
