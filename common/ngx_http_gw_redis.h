@@ -154,11 +154,11 @@ NGX_HTTP_GW_LOCAL void ngx_http_gw_redis_stats(ngx_http_gw_redis_t *rd,
     ngx_http_gw_redis_stats_t *st);
 
 /*
- * The n-th server the workers know (the configured addresses first, then
- * the masters and nodes learnt), as the last worker to talk to it found
- * it: NGX_OK with its address in name (NGX_SOCKADDR_STRLEN bytes), *len
- * and *up (0 while marked down, backing off); NGX_DECLINED for an unused
- * slot; NGX_DONE past the last.
+ * The n-th slot of the table of the servers the workers know (the
+ * configured addresses, and the masters and nodes learnt), as the last
+ * worker to talk to each found it: NGX_OK with its address in name
+ * (NGX_SOCKADDR_STRLEN bytes), *len and *up (0 while marked down, backing
+ * off); NGX_DECLINED for a slot not in use; NGX_DONE past the last.
  */
 NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_redis_server_state(
     ngx_http_gw_redis_t *rd, ngx_uint_t n, u_char *name, size_t *len,
