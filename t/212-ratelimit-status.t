@@ -25,22 +25,26 @@
 # A block with a "--- metrics eval" section has each status response it
 # gets checked against it, whole: every series of every zone and gw_redis
 # block named there (a series not given is 0), with NginxGw::Status's
-# json_value or prom_value, and promtool's own check.  Redis is t/run's
-# redis-server ($TEST_NGINX_REDIS_PORT), with keys unique to this run; the
+# json_value or prom_value, and promtool's own check.  Redis is a
+# redis-server of this test's own ($TEST_NGINX_RL_REDIS_PORT), so that no
+# other test's FLUSHALL or commands change what it holds or counts; the
 # Redis that is down is a port nothing listens on ($TEST_NGINX_RAND_PORT_3);
-# the one that never answers is $TEST_NGINX_MUTE_PORT.
+# the one that never answers is $TEST_NGINX_MUTE_PORT.  The Redis that
+# works gets timeout=2s, so that a loaded machine does not turn its replies
+# into timeouts.
 
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
+use NginxGw::Redis qw(redis_available redis_start);
 use NginxGw::Status qw(prom_parse prom_value prom_check json_value);
 
-$ENV{TEST_NGINX_RLID} = sprintf 't212-%x-%x', $$, time;
+plan skip_all => 'redis-server not installed' unless redis_available();
 
-plan skip_all => 'TEST_NGINX_REDIS_PORT not set (run under t/run)'
-    unless $ENV{TEST_NGINX_REDIS_PORT};
+our $redis = redis_start(server_root() . '/redis');
+$ENV{TEST_NGINX_RL_REDIS_PORT} = $redis->port;
 
 # a Redis that accepts connections (the kernel does) and never answers
 our $mute = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
@@ -49,9 +53,7 @@ our $mute = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
 $ENV{TEST_NGINX_MUTE_PORT} = $mute->sockport;
 
 # TEST 4's limiter key holds a string: the script fails with WRONGTYPE
-system('sh', '-c', 'exec "$@" >/dev/null', 'sh',
-       'timeout', '5', 'redis-cli', '-p', $ENV{TEST_NGINX_REDIS_PORT}, 'SET',
-       "gw:rl:{wrong:$ENV{TEST_NGINX_RLID}-4}:sw", 'not a hash') == 0
+$redis->cli('SET', 'gw:rl:{wrong:k4}:sw', 'not a hash') eq 'OK'
     or die "redis-cli SET failed\n";
 
 master_on();
@@ -331,13 +333,13 @@ __DATA__
 
 === TEST 2: two workers: passed, rejected, dry_run and error counted per zone, two limits of one location counted in both zones, an empty key not at all; Redis up and Redis down with allow and local; a full zone's evictions
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_RL_REDIS_PORT timeout=2s;
     gw_redis dead 127.0.0.1:$TEST_NGINX_RAND_PORT_3 timeout=50ms;
 
     gw_ratelimit_zone sw key=$http_x_client rate=5r/m;
     gw_ratelimit_zone dry key=$http_x_client rate=1r/m;
     gw_ratelimit_zone skip key=$http_x_none rate=1r/m;
-    gw_ratelimit_zone rd key=$TEST_NGINX_RLID-2 rate=3r/m redis=main;
+    gw_ratelimit_zone rd key=k2 rate=3r/m redis=main;
     gw_ratelimit_zone down key=$http_x_client rate=1r/m redis=dead
                       on_redis_error=allow;
     gw_ratelimit_zone dl key=$http_x_client rate=2r/m redis=dead
@@ -412,7 +414,7 @@ __DATA__
     # refused at once, or failed connecting: which depends on timing
     failures    => { 'dead/down' => [0, 6], 'dead/connection' => [0, 6] },
     failed      => { main => 0, dead => 6 },
-    up          => { 'main/127.0.0.1:$TEST_NGINX_REDIS_PORT' => 1,
+    up          => { 'main/127.0.0.1:$TEST_NGINX_RL_REDIS_PORT' => 1,
                      'dead/127.0.0.1:$TEST_NGINX_RAND_PORT_3' => 0 },
 }
 --- no_error_log
@@ -423,10 +425,10 @@ __DATA__
 
 === TEST 3: a reload keeps the zones' counters and keys, and the Redis client's counters
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_RL_REDIS_PORT timeout=2s;
 
     gw_ratelimit_zone sw key=$http_x_client rate=5r/m;
-    gw_ratelimit_zone rd key=$TEST_NGINX_RLID-3 rate=3r/m redis=main;
+    gw_ratelimit_zone rd key=k3 rate=3r/m redis=main;
 
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 reuseport;
@@ -469,7 +471,7 @@ __DATA__
                      'rd/passed' => 3, 'rd/rejected' => 1 },
     keys        => { sw => 1 },
     commands    => { main => 4 },
-    up          => { 'main/127.0.0.1:$TEST_NGINX_REDIS_PORT' => 1 },
+    up          => { 'main/127.0.0.1:$TEST_NGINX_RL_REDIS_PORT' => 1 },
 }
 --- no_error_log
 [crit]
@@ -479,10 +481,10 @@ __DATA__
 
 === TEST 4: Redis failures by reason: error replies fall to on_redis_error=local, timeouts and the commands refused while backing off to on_redis_error=deny
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_RL_REDIS_PORT timeout=2s;
     gw_redis mute 127.0.0.1:$TEST_NGINX_MUTE_PORT timeout=50ms;
 
-    gw_ratelimit_zone wrong key=$TEST_NGINX_RLID-4 rate=5r/m redis=main
+    gw_ratelimit_zone wrong key=k4 rate=5r/m redis=main
                       on_redis_error=local;
     gw_ratelimit_zone m key=$http_x_client rate=5r/m redis=mute
                       on_redis_error=deny;
@@ -529,7 +531,7 @@ __DATA__
     failures    => { 'main/error_reply' => 2,
                      'mute/timeout' => [1, 3], 'mute/down' => [0, 2] },
     failed      => { main => 2, mute => 3 },
-    up          => { 'main/127.0.0.1:$TEST_NGINX_REDIS_PORT' => 1,
+    up          => { 'main/127.0.0.1:$TEST_NGINX_RL_REDIS_PORT' => 1,
                      'mute/127.0.0.1:$TEST_NGINX_MUTE_PORT' => 0 },
 }
 --- error_log
