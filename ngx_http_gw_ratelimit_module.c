@@ -52,6 +52,13 @@
  * the earlier ones consumed is given back.  The state of the check lives
  * in a context on r->main, found again through its pool cleanup after an
  * internal redirect, so that a request is counted once.
+ *
+ * gw_status: each zone counts, in its own shared memory (atomics, no lock),
+ * the checks by outcome ($gw_ratelimit_status, once per zone checked per
+ * request), its checks that Redis failed, its keys (changed under the
+ * mutex, as entries are made and freed) and the keys evicted before their
+ * time; the Redis client keeps its figures in each gw_redis's zone.  So
+ * all workers show the same, and a reload that keeps a zone keeps them.
  */
 
 
@@ -64,6 +71,7 @@
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_redis.h"
 #include "ngx_http_gw_shm_cache.h"
+#include "ngx_http_gw_status.h"
 
 
 #define NGX_HTTP_GW_RL_SLIDING_WINDOW    1
@@ -82,6 +90,7 @@
 #define NGX_HTTP_GW_RL_REJECTED          2
 #define NGX_HTTP_GW_RL_DRY_RUN           3
 #define NGX_HTTP_GW_RL_ERROR             4
+#define NGX_HTTP_GW_RL_STATUSES          4
 
 /* what a check found */
 #define NGX_HTTP_GW_RL_ALLOWED           0
@@ -111,6 +120,12 @@
 typedef struct {
     ngx_queue_t                     dirty;   /* entries with a delta */
     uint64_t                        flushed; /* last flush tick, ms */
+
+    /* gw_status */
+    ngx_atomic_t                    requests[NGX_HTTP_GW_RL_STATUSES];
+    ngx_atomic_t                    redis_errors;
+    ngx_atomic_t                    keys;       /* under the mutex */
+    ngx_atomic_t                    evictions;  /* under the mutex */
 } ngx_http_gw_ratelimit_sh_t;
 
 
@@ -168,6 +183,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_gw_reporter_t          reporter;     /* first: gw_status's */
     ngx_array_t                    *redis;        /* gw_redis blocks */
     ngx_array_t                     zones;        /* zone pointers */
     ngx_array_t                     refs;         /* ..._ref_t */
@@ -199,6 +215,7 @@ typedef struct {
     unsigned                        dry_run:1;
     unsigned                        in_shm:1;     /* consumed there */
     unsigned                        in_redis:1;
+    unsigned                        redis_failed:1;
 } ngx_http_gw_ratelimit_result_t;
 
 
@@ -309,6 +326,11 @@ static ngx_int_t ngx_http_gw_ratelimit_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gw_ratelimit_num_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_http_gw_ratelimit_count(ngx_http_gw_ratelimit_result_t *res);
+static ngx_int_t ngx_http_gw_ratelimit_metrics(ngx_http_gw_report_t *rp,
+    void *conf);
+static ngx_int_t ngx_http_gw_ratelimit_redis_metrics(ngx_http_gw_report_t *rp,
+    ngx_array_t *redis);
 
 static void *ngx_http_gw_ratelimit_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_ratelimit_create_loc_conf(ngx_conf_t *cf);
@@ -354,6 +376,27 @@ static ngx_str_t  ngx_http_gw_ratelimit_status_names[] = {
     ngx_string("REJECTED"),
     ngx_string("DRY_RUN"),
     ngx_string("ERROR")
+};
+
+
+/* the same, as gw_status's labels */
+
+static ngx_str_t  ngx_http_gw_ratelimit_status_labels[] = {
+    ngx_null_string,
+    ngx_string("passed"),
+    ngx_string("rejected"),
+    ngx_string("dry_run"),
+    ngx_string("error")
+};
+
+
+/* the reasons of the Redis client's failures, NGX_HTTP_GW_REDIS_FAIL_* */
+
+static ngx_str_t  ngx_http_gw_ratelimit_redis_fails[] = {
+    ngx_string("timeout"),
+    ngx_string("connection"),
+    ngx_string("error_reply"),
+    ngx_string("down")
 };
 
 
@@ -742,6 +785,7 @@ ngx_http_gw_ratelimit_start(ngx_http_request_t *r,
     /* NGX_DECLINED: Redis is known to be down */
 
     res->outcome = NGX_HTTP_GW_RL_FAILED;
+    res->redis_failed = 1;
 
     if (zone->on_error == NGX_HTTP_GW_RL_ON_ERROR_LOCAL) {
         if (ngx_http_gw_ratelimit_shm(res, r->pool, r->connection->log)
@@ -773,6 +817,8 @@ ngx_http_gw_ratelimit_finish(ngx_http_request_t *r,
 
     for (i = 0; i < ctx->next; i++) {
         res = &ctx->results[i];
+
+        ngx_http_gw_ratelimit_count(res);
 
         switch (res->outcome) {
 
@@ -1196,6 +1242,8 @@ ngx_http_gw_ratelimit_lookup(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_rbtree_insert(&cache->sh->rbtree, node);
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
+    zone->sh->keys++;
+
     st = (ngx_http_gw_ratelimit_state_t *) cn->data;
 
     ngx_memcpy(ngx_http_gw_ratelimit_name(st), name->data, len);
@@ -1224,7 +1272,8 @@ fresh:
 /*
  * Under the zone's mutex: ngx_http_gw_shm_cache_expire(), which frees up
  * to two entries from the LRU tail (with force the last whatever its age,
- * then expired ones), after taking those out of the dirty queue.
+ * then expired ones), after taking those out of the dirty queue and
+ * counting them: an entry freed before it expired is an eviction.
  */
 
 static void
@@ -1250,6 +1299,12 @@ ngx_http_gw_ratelimit_evict(ngx_http_gw_ratelimit_zone_t *zone,
 
         st = (ngx_http_gw_ratelimit_state_t *) cn->data;
         ngx_http_gw_ratelimit_dequeue(st);
+
+        zone->sh->keys--;
+
+        if (cn->expire > now) {
+            zone->sh->evictions++;
+        }
 
         q = ngx_queue_prev(q);
     }
@@ -1437,6 +1492,7 @@ ngx_http_gw_ratelimit_redis_handler(void *data, redisReply *reply)
         }
 
         res->outcome = NGX_HTTP_GW_RL_FAILED;
+        res->redis_failed = 1;
 
     } else {
         /* the script decided; the headers come from Redis's state */
@@ -2111,6 +2167,244 @@ ngx_http_gw_ratelimit_num_variable(ngx_http_request_t *r,
 }
 
 
+/* one check of a zone, counted by its outcome */
+
+static void
+ngx_http_gw_ratelimit_count(ngx_http_gw_ratelimit_result_t *res)
+{
+    ngx_uint_t                   status;
+    ngx_http_gw_ratelimit_sh_t  *sh;
+
+    switch (res->outcome) {
+
+    case NGX_HTTP_GW_RL_ALLOWED:
+        status = NGX_HTTP_GW_RL_PASSED;
+        break;
+
+    case NGX_HTTP_GW_RL_OVER:
+        status = res->dry_run ? NGX_HTTP_GW_RL_DRY_RUN
+                              : NGX_HTTP_GW_RL_REJECTED;
+        break;
+
+    case NGX_HTTP_GW_RL_FAILED:
+        status = NGX_HTTP_GW_RL_ERROR;
+        break;
+
+    default:
+        /* an empty key: not checked */
+        return;
+    }
+
+    sh = res->zone->sh;
+
+    (void) ngx_atomic_fetch_add(&sh->requests[status - 1], 1);
+
+    if (res->redis_failed) {
+        (void) ngx_atomic_fetch_add(&sh->redis_errors, 1);
+    }
+}
+
+
+/* gw_status: the zones' figures, then the gw_redis blocks' */
+
+static ngx_int_t
+ngx_http_gw_ratelimit_metrics(ngx_http_gw_report_t *rp, void *conf)
+{
+    ngx_http_gw_ratelimit_main_conf_t  *rmcf = conf;
+
+    ngx_uint_t                      i, s;
+    ngx_http_gw_label_t             labels[2];
+    ngx_http_gw_ratelimit_sh_t     *sh;
+    ngx_http_gw_ratelimit_zone_t  **zp;
+
+    zp = rmcf->zones.elts;
+
+    labels[0].name = "zone";
+    labels[1].name = "status";
+
+    if (rp->family(rp, "requests_total", NGX_HTTP_GW_COUNTER,
+                   "Checks of a zone, once per zone per request, by "
+                   "outcome ($gw_ratelimit_status)")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        sh = zp[i]->sh;
+        labels[0].value = zp[i]->name;
+
+        for (s = 1; s <= NGX_HTTP_GW_RL_STATUSES; s++) {
+            labels[1].value = ngx_http_gw_ratelimit_status_labels[s];
+
+            if (rp->sample(rp, labels, 2, (int64_t) sh->requests[s - 1], 0)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (rp->family(rp, "redis_errors_total", NGX_HTTP_GW_COUNTER,
+                   "Checks that Redis failed, decided by on_redis_error")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        if (zp[i]->redis == NULL) {
+            continue;
+        }
+
+        labels[0].value = zp[i]->name;
+
+        if (rp->sample(rp, labels, 1, (int64_t) zp[i]->sh->redis_errors, 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rp->family(rp, "keys", NGX_HTTP_GW_GAUGE,
+                   "Keys held in the zone's shared memory")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        labels[0].value = zp[i]->name;
+
+        if (rp->sample(rp, labels, 1, (int64_t) zp[i]->sh->keys, 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rp->family(rp, "evictions_total", NGX_HTTP_GW_COUNTER,
+                   "Keys evicted from a full zone before they expired")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->zones.nelts; i++) {
+        labels[0].value = zp[i]->name;
+
+        if (rp->sample(rp, labels, 1, (int64_t) zp[i]->sh->evictions, 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_gw_ratelimit_redis_metrics(rp, rmcf->redis);
+}
+
+
+static ngx_int_t
+ngx_http_gw_ratelimit_redis_metrics(ngx_http_gw_report_t *rp,
+    ngx_array_t *redis)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, j, n, up;
+    ngx_http_gw_label_t         labels[2];
+    ngx_http_gw_redis_t       **rdp;
+    ngx_http_gw_redis_stats_t   st;
+    u_char                      name[NGX_SOCKADDR_STRLEN];
+
+    n = (redis != NULL) ? redis->nelts : 0;
+    rdp = (redis != NULL) ? redis->elts : NULL;
+
+    labels[0].name = "redis";
+    labels[1].name = "server";
+
+    if (rp->family(rp, "redis_up", NGX_HTTP_GW_GAUGE,
+                   "1, or 0 while the Redis server is marked down "
+                   "(backing off), as the last worker to use it found it")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        labels[0].value = *ngx_http_gw_redis_name(rdp[i]);
+        labels[1].value.data = name;
+
+        for (j = 0; /* void */; j++) {
+            rc = ngx_http_gw_redis_server_state(rdp[i], j, name,
+                                                &labels[1].value.len, &up);
+            if (rc == NGX_DONE) {
+                break;
+            }
+
+            if (rc == NGX_OK && rp->sample(rp, labels, 2, up, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (rp->family(rp, "redis_commands_total", NGX_HTTP_GW_COUNTER,
+                   "Redis commands of the limiters, answered, failed or "
+                   "refused at once")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        labels[0].value = *ngx_http_gw_redis_name(rdp[i]);
+        ngx_http_gw_redis_stats(rdp[i], &st);
+
+        if (rp->sample(rp, labels, 1, st.commands, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rp->family(rp, "redis_command_seconds_total", NGX_HTTP_GW_COUNTER,
+                   "Time of those commands, from sending to the outcome")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        labels[0].value = *ngx_http_gw_redis_name(rdp[i]);
+        ngx_http_gw_redis_stats(rdp[i], &st);
+
+        if (rp->sample(rp, labels, 1, st.msec, 3) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    labels[1].name = "reason";
+
+    if (rp->family(rp, "redis_failures_total", NGX_HTTP_GW_COUNTER,
+                   "Redis commands without the reply asked for, by reason")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        labels[0].value = *ngx_http_gw_redis_name(rdp[i]);
+        ngx_http_gw_redis_stats(rdp[i], &st);
+
+        for (j = 0; j < NGX_HTTP_GW_REDIS_FAILS; j++) {
+            labels[1].value = ngx_http_gw_ratelimit_redis_fails[j];
+
+            if (rp->sample(rp, labels, 2, st.failures[j], 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_gw_ratelimit_create_main_conf(ngx_conf_t *cf)
 {
@@ -2127,6 +2421,9 @@ ngx_http_gw_ratelimit_create_main_conf(ngx_conf_t *cf)
      *     rmcf->redis = NULL;
      *     rmcf->enabled = 0;
      */
+
+    ngx_http_gw_reporter_init(&rmcf->reporter, "ratelimit",
+                              ngx_http_gw_ratelimit_metrics);
 
     if (ngx_array_init(&rmcf->zones, cf->pool, 4,
                        sizeof(ngx_http_gw_ratelimit_zone_t *))
@@ -2574,8 +2871,8 @@ ngx_http_gw_ratelimit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* shm.exists is Windows only, where the module is not built */
 
-    zone->sh = ngx_slab_alloc(zone->cache.shpool,
-                              sizeof(ngx_http_gw_ratelimit_sh_t));
+    zone->sh = ngx_slab_calloc(zone->cache.shpool,
+                               sizeof(ngx_http_gw_ratelimit_sh_t));
     if (zone->sh == NULL) {
         return NGX_ERROR;
     }

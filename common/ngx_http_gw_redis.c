@@ -18,6 +18,17 @@
  * sentinel's answer or the cluster's slot map sit in the block's waiting
  * queue, with their timers running.  A cancelled command stays in its
  * connection's queue, without handler or timer, to keep replies in order.
+ *
+ * The block's shared zone holds its counters, atomics added to without a
+ * lock as each caller's command ends, and a table of servers by address
+ * with the state the last worker to talk to each found: one write when it
+ * changes.  A worker takes a slot of the table, under the zone's mutex, when
+ * it adds a server (its first command, or a server learnt).  Each
+ * configuration is a generation of the table; the first time a worker of a
+ * newer one looks at the table (not the master: a reload may yet fail), its
+ * generation becomes the one shown, holding its configured addresses.
+ * Slots of earlier generations are neither shown nor written to any more,
+ * and the old workers no longer write.
  */
 
 
@@ -41,12 +52,36 @@
 #define NGX_HTTP_GW_REDIS_BACKOFF_MAX  2000
 #define NGX_HTTP_GW_REDIS_MAX_ELEMENTS 65536
 
+/* commands failed by a worker that exits: not counted */
+#define NGX_HTTP_GW_REDIS_UNCOUNTED    (NGX_HTTP_GW_REDIS_FAILS + 1)
+
 
 typedef struct ngx_http_gw_redis_server_s  ngx_http_gw_redis_server_t;
 typedef struct ngx_http_gw_redis_conn_s    ngx_http_gw_redis_conn_t;
 
 typedef void (*ngx_http_gw_redis_internal_pt)(ngx_http_gw_redis_cmd_t *cmd,
     redisReply *reply);
+
+
+/* the block's shared zone: figures of all workers */
+
+typedef struct {
+    ngx_atomic_t                    down;
+    ngx_uint_t                      generation;   /* 0: never used */
+    size_t                          len;
+    u_char                          name[NGX_SOCKADDR_STRLEN];
+} ngx_http_gw_redis_sh_server_t;
+
+
+typedef struct {
+    ngx_atomic_t                    commands;
+    ngx_atomic_t                    msec;
+    ngx_atomic_t                    failures[NGX_HTTP_GW_REDIS_FAILS];
+    ngx_uint_t                      generation;   /* the one shown */
+    ngx_uint_t                      last;         /* the newest made */
+    ngx_uint_t                      nservers;
+    ngx_http_gw_redis_sh_server_t   servers[NGX_HTTP_GW_REDIS_MAX_SERVERS];
+} ngx_http_gw_redis_sh_t;
 
 
 struct ngx_http_gw_redis_s {
@@ -63,6 +98,11 @@ struct ngx_http_gw_redis_s {
     ngx_ssl_t                      *ssl;
 #endif
     ngx_array_t                     addrs;        /* ngx_addr_t */
+
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_http_gw_redis_sh_t         *sh;
+    ngx_slab_pool_t                *shpool;
+    ngx_uint_t                      generation;
 
     /* per worker, set up by the first command */
 
@@ -83,6 +123,7 @@ struct ngx_http_gw_redis_server_s {
     ngx_uint_t                      index;
     ngx_addr_t                      addr;
     ngx_http_gw_redis_conn_t       *conns;        /* rd->keepalive of them */
+    ngx_http_gw_redis_sh_server_t  *state;        /* NULL: not shown */
     ngx_msec_t                      down_until;
     ngx_msec_t                      backoff;
     unsigned                        sentinel:1;
@@ -114,6 +155,7 @@ struct ngx_http_gw_redis_cmd_s {
     ngx_http_gw_redis_internal_pt   internal;
     ngx_http_gw_redis_server_t     *target;       /* internal commands */
     ngx_event_t                     timer;
+    ngx_msec_t                      start;
 
     ngx_http_gw_redis_script_t     *script;
     ngx_uint_t                      argc;
@@ -141,12 +183,22 @@ static ngx_uint_t ngx_http_gw_redis_server_usable(
 static void ngx_http_gw_redis_server_failed(ngx_http_gw_redis_server_t *s,
     const char *why);
 static void ngx_http_gw_redis_server_ok(ngx_http_gw_redis_server_t *s);
+static ngx_http_gw_redis_sh_server_t *ngx_http_gw_redis_server_slot(
+    ngx_http_gw_redis_t *rd, ngx_str_t *name);
+static ngx_uint_t ngx_http_gw_redis_shared_current(ngx_http_gw_redis_t *rd);
+static ngx_http_gw_redis_sh_server_t *ngx_http_gw_redis_shared_slot(
+    ngx_http_gw_redis_t *rd, ngx_str_t *name);
+static void ngx_http_gw_redis_server_show(ngx_http_gw_redis_server_t *s,
+    ngx_uint_t down);
 
 static ngx_http_gw_redis_cmd_t *ngx_http_gw_redis_cmd_create(
     ngx_http_gw_redis_t *rd, ngx_uint_t argc, ngx_str_t *argv,
     ngx_http_gw_redis_handler_pt handler, void *data);
 static void ngx_http_gw_redis_cmd_free(ngx_http_gw_redis_cmd_t *cmd);
-static void ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd);
+static void ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd,
+    ngx_uint_t reason);
+static void ngx_http_gw_redis_cmd_count(ngx_http_gw_redis_cmd_t *cmd,
+    ngx_uint_t reason);
 static void ngx_http_gw_redis_cmd_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_gw_redis_start(ngx_http_gw_redis_cmd_t *cmd,
     ngx_http_gw_redis_cmd_t **cmdp);
@@ -163,7 +215,7 @@ static ngx_http_gw_redis_conn_t *ngx_http_gw_redis_conn_get(
     ngx_http_gw_redis_server_t *s);
 static ngx_int_t ngx_http_gw_redis_conn_open(ngx_http_gw_redis_conn_t *rc);
 static void ngx_http_gw_redis_conn_close(ngx_http_gw_redis_conn_t *rc,
-    const char *why);
+    const char *why, ngx_uint_t reason);
 static void ngx_http_gw_redis_write_handler(ngx_event_t *wev);
 static void ngx_http_gw_redis_read_handler(ngx_event_t *rev);
 static ngx_int_t ngx_http_gw_redis_connected(ngx_http_gw_redis_conn_t *rc);
@@ -192,12 +244,22 @@ static ngx_int_t ngx_http_gw_redis_redirect(ngx_http_gw_redis_cmd_t *cmd,
 static ngx_uint_t ngx_http_gw_redis_key_slot(u_char *key, size_t len);
 static ngx_uint_t ngx_http_gw_redis_error_is(redisReply *reply,
     const char *prefix);
+static ngx_int_t ngx_http_gw_redis_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
 
 
 /* CRC16-CCITT (XMODEM), as Redis Cluster uses for key slots */
 
 static uint16_t  ngx_http_gw_redis_crc16_table[256];
 static ngx_uint_t  ngx_http_gw_redis_crc16_ready;
+
+
+/*
+ * The tag of the blocks' shared zones: an address that stays the same
+ * across reloads, so that nginx keeps the zones
+ */
+
+static ngx_uint_t  ngx_http_gw_redis_zone_tag;
 
 
 ngx_str_t *
@@ -284,6 +346,65 @@ ngx_http_gw_redis_is_up(ngx_http_gw_redis_t *rd)
 }
 
 
+void
+ngx_http_gw_redis_stats(ngx_http_gw_redis_t *rd,
+    ngx_http_gw_redis_stats_t *st)
+{
+    ngx_uint_t               i;
+    ngx_http_gw_redis_sh_t  *sh;
+
+    ngx_memzero(st, sizeof(ngx_http_gw_redis_stats_t));
+
+    sh = rd->sh;
+
+    if (sh == NULL) {
+        return;
+    }
+
+    st->commands = sh->commands;
+    st->msec = sh->msec;
+
+    for (i = 0; i < NGX_HTTP_GW_REDIS_FAILS; i++) {
+        st->failures[i] = sh->failures[i];
+    }
+}
+
+
+ngx_int_t
+ngx_http_gw_redis_server_state(ngx_http_gw_redis_t *rd, ngx_uint_t n,
+    u_char *name, size_t *len, ngx_uint_t *up)
+{
+    ngx_int_t                       rc;
+    ngx_http_gw_redis_sh_server_t  *ss;
+
+    if (rd->sh == NULL) {
+        return NGX_DONE;
+    }
+
+    ngx_shmtx_lock(&rd->shpool->mutex);
+
+    (void) ngx_http_gw_redis_shared_current(rd);
+
+    if (n >= rd->sh->nservers) {
+        rc = NGX_DONE;
+
+    } else if (rd->sh->servers[n].generation != rd->sh->generation) {
+        rc = NGX_DECLINED;
+
+    } else {
+        ss = &rd->sh->servers[n];
+        *len = ss->len;
+        ngx_memcpy(name, ss->name, ss->len);
+        *up = !ss->down;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&rd->shpool->mutex);
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_http_gw_redis_eval(ngx_http_gw_redis_t *rd,
     ngx_http_gw_redis_script_t *script, ngx_uint_t nkeys, ngx_str_t *keys,
@@ -366,6 +487,7 @@ ngx_http_gw_redis_start(ngx_http_gw_redis_cmd_t *cmd,
     rc = ngx_http_gw_redis_submit(cmd);
 
     if (rc != NGX_OK) {
+        ngx_http_gw_redis_cmd_count(cmd, NGX_HTTP_GW_REDIS_FAIL_DOWN);
         ngx_http_gw_redis_cmd_free(cmd);
         return rc;
     }
@@ -496,7 +618,8 @@ ngx_http_gw_redis_worker_exit(void *data)
                 cmd->internal = NULL;
             }
 
-            ngx_http_gw_redis_conn_close(&sp[i]->conns[j], "exiting");
+            ngx_http_gw_redis_conn_close(&sp[i]->conns[j], "exiting",
+                                          NGX_HTTP_GW_REDIS_UNCOUNTED);
         }
     }
 
@@ -553,6 +676,8 @@ ngx_http_gw_redis_server_add(ngx_http_gw_redis_t *rd, struct sockaddr *sa,
     s->addr.socklen = len;
     ngx_memcpy(s->addr.name.data, name->data, name->len);
     s->addr.name.len = name->len;
+
+    s->state = ngx_http_gw_redis_server_slot(rd, name);
 
     sp = ngx_array_push(&rd->servers);
     if (sp == NULL) {
@@ -643,6 +768,8 @@ ngx_http_gw_redis_server_failed(ngx_http_gw_redis_server_t *s,
     s->down = 1;
     s->down_until = ngx_current_msec + s->backoff;
 
+    ngx_http_gw_redis_server_show(s, 1);
+
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "gw_redis \"%V\": %s %V %s, retrying in %Mms",
                   &rd->name, s->sentinel ? "sentinel" : "server",
@@ -670,6 +797,130 @@ ngx_http_gw_redis_server_ok(ngx_http_gw_redis_server_t *s)
 
     s->down = 0;
     s->backoff = 0;
+
+    ngx_http_gw_redis_server_show(s, 0);
+}
+
+
+/* the slot of the shared table for a server: NULL when there is none */
+
+static ngx_http_gw_redis_sh_server_t *
+ngx_http_gw_redis_server_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
+{
+    ngx_http_gw_redis_sh_server_t  *ss;
+
+    if (rd->sh == NULL || name->len > NGX_SOCKADDR_STRLEN) {
+        return NULL;
+    }
+
+    ngx_shmtx_lock(&rd->shpool->mutex);
+
+    ss = ngx_http_gw_redis_shared_current(rd)
+         ? ngx_http_gw_redis_shared_slot(rd, name) : NULL;
+
+    ngx_shmtx_unlock(&rd->shpool->mutex);
+
+    return ss;
+}
+
+
+/*
+ * Under the zone's mutex: whether the table shows rd's configuration,
+ * which it starts to do now if rd's is newer (a worker's first look after
+ * a reload): 0 for an old worker.
+ */
+
+static ngx_uint_t
+ngx_http_gw_redis_shared_current(ngx_http_gw_redis_t *rd)
+{
+    ngx_uint_t   i;
+    ngx_addr_t  *addr;
+
+    if (rd->generation < rd->sh->generation) {
+        return 0;
+    }
+
+    if (rd->generation > rd->sh->generation) {
+        rd->sh->generation = rd->generation;
+
+        /* its addresses, found down by no worker of it yet */
+
+        addr = rd->addrs.elts;
+
+        for (i = 0; i < rd->addrs.nelts; i++) {
+            if (addr[i].name.len <= NGX_SOCKADDR_STRLEN) {
+                (void) ngx_http_gw_redis_shared_slot(rd, &addr[i].name);
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Under the zone's mutex, for the generation shown: the slot with that
+ * name, or a free one (of an earlier generation, or never used) taken for
+ * it; NULL when the table is full.
+ */
+
+static ngx_http_gw_redis_sh_server_t *
+ngx_http_gw_redis_shared_slot(ngx_http_gw_redis_t *rd, ngx_str_t *name)
+{
+    ngx_uint_t                      i;
+    ngx_http_gw_redis_sh_t         *sh;
+    ngx_http_gw_redis_sh_server_t  *ss, *slot;
+
+    sh = rd->sh;
+    slot = NULL;
+
+    for (i = 0; i < sh->nservers; i++) {
+        ss = &sh->servers[i];
+
+        if (ss->generation != sh->generation) {
+            if (slot == NULL) {
+                slot = ss;
+            }
+
+            continue;
+        }
+
+        if (ss->len == name->len
+            && ngx_memcmp(ss->name, name->data, name->len) == 0)
+        {
+            return ss;
+        }
+    }
+
+    if (slot == NULL && sh->nservers < NGX_HTTP_GW_REDIS_MAX_SERVERS) {
+        slot = &sh->servers[sh->nservers++];
+    }
+
+    if (slot != NULL) {
+        slot->down = 0;
+        slot->generation = sh->generation;
+        slot->len = name->len;
+        ngx_memcpy(slot->name, name->data, name->len);
+    }
+
+    return slot;
+}
+
+
+/* the server's state in the shared table: written only when it changes */
+
+static void
+ngx_http_gw_redis_server_show(ngx_http_gw_redis_server_t *s, ngx_uint_t down)
+{
+    ngx_http_gw_redis_sh_server_t  *ss;
+
+    ss = s->state;
+
+    if (ss != NULL && ss->generation == s->rd->generation
+        && ss->down != down)
+    {
+        ss->down = down;
+    }
 }
 
 
@@ -716,6 +967,7 @@ ngx_http_gw_redis_cmd_create(ngx_http_gw_redis_t *rd, ngx_uint_t argc,
     cmd->timer.handler = ngx_http_gw_redis_cmd_timeout;
     cmd->timer.data = cmd;
     cmd->timer.log = ngx_cycle->log;
+    cmd->start = ngx_current_msec;
 
     return cmd;
 }
@@ -735,11 +987,13 @@ ngx_http_gw_redis_cmd_free(ngx_http_gw_redis_cmd_t *cmd)
 /* the command failed: its handler learns it, then it is freed */
 
 static void
-ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd)
+ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd, ngx_uint_t reason)
 {
     cmd->done = 1;
     cmd->waiting = 0;
     cmd->conn = NULL;
+
+    ngx_http_gw_redis_cmd_count(cmd, reason);
 
     if (cmd->internal) {
         cmd->internal(cmd, NULL);
@@ -749,6 +1003,35 @@ ngx_http_gw_redis_cmd_fail(ngx_http_gw_redis_cmd_t *cmd)
     }
 
     ngx_http_gw_redis_cmd_free(cmd);
+}
+
+
+/*
+ * A caller's command has its outcome: counted in the shared zone, with
+ * the reason of a failure (NGX_HTTP_GW_REDIS_FAILS: a reply).
+ */
+
+static void
+ngx_http_gw_redis_cmd_count(ngx_http_gw_redis_cmd_t *cmd, ngx_uint_t reason)
+{
+    ngx_http_gw_redis_sh_t  *sh;
+
+    sh = cmd->rd->sh;
+
+    if (sh == NULL || cmd->internal != NULL
+        || reason == NGX_HTTP_GW_REDIS_UNCOUNTED)
+    {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->commands, 1);
+    (void) ngx_atomic_fetch_add(&sh->msec,
+                                (ngx_msec_int_t) (ngx_current_msec
+                                                  - cmd->start));
+
+    if (reason < NGX_HTTP_GW_REDIS_FAILS) {
+        (void) ngx_atomic_fetch_add(&sh->failures[reason], 1);
+    }
 }
 
 
@@ -769,14 +1052,14 @@ ngx_http_gw_redis_cmd_timeout(ngx_event_t *ev)
                       ? "a sentinel" : "the cluster's slot map");
 
         ngx_queue_remove(&cmd->queue);
-        ngx_http_gw_redis_cmd_fail(cmd);
+        ngx_http_gw_redis_cmd_fail(cmd, NGX_HTTP_GW_REDIS_FAIL_TIMEOUT);
         return;
     }
 
     /* the whole pipeline is late: fail it, the command with it */
 
     ngx_http_gw_redis_server_failed(rc->server, "timed out");
-    ngx_http_gw_redis_conn_close(rc, NULL);
+    ngx_http_gw_redis_conn_close(rc, NULL, NGX_HTTP_GW_REDIS_FAIL_TIMEOUT);
 }
 
 
@@ -927,7 +1210,7 @@ ngx_http_gw_redis_flush_waiting(ngx_http_gw_redis_t *rd, ngx_uint_t fail)
         rc = fail ? NGX_DECLINED : ngx_http_gw_redis_route(cmd);
 
         if (rc != NGX_OK) {
-            ngx_http_gw_redis_cmd_fail(cmd);
+            ngx_http_gw_redis_cmd_fail(cmd, NGX_HTTP_GW_REDIS_FAIL_DOWN);
         }
     }
 }
@@ -1205,7 +1488,8 @@ failed:
         ngx_http_gw_redis_cmd_free(cmd);
     }
 
-    ngx_http_gw_redis_conn_close(rc, "out of memory");
+    ngx_http_gw_redis_conn_close(rc, "out of memory",
+                                 NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
 
     return NGX_ERROR;
 }
@@ -1214,7 +1498,8 @@ failed:
 /* fails every command of the connection, after closing it */
 
 static void
-ngx_http_gw_redis_conn_close(ngx_http_gw_redis_conn_t *rc, const char *why)
+ngx_http_gw_redis_conn_close(ngx_http_gw_redis_conn_t *rc, const char *why,
+    ngx_uint_t reason)
 {
     ngx_queue_t               list, *q;
     ngx_connection_t         *c;
@@ -1276,7 +1561,7 @@ ngx_http_gw_redis_conn_close(ngx_http_gw_redis_conn_t *rc, const char *why)
         q = ngx_queue_head(&list);
         ngx_queue_remove(q);
         cmd = ngx_queue_data(q, ngx_http_gw_redis_cmd_t, queue);
-        ngx_http_gw_redis_cmd_fail(cmd);
+        ngx_http_gw_redis_cmd_fail(cmd, reason);
     }
 }
 
@@ -1300,14 +1585,16 @@ ngx_http_gw_redis_write_handler(ngx_event_t *wev)
 
         if (rv != NGX_OK) {
             ngx_http_gw_redis_server_failed(rc->server, "cannot be connected");
-            ngx_http_gw_redis_conn_close(rc, "connect failed");
+            ngx_http_gw_redis_conn_close(rc, "connect failed",
+                                         NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
             return;
         }
     }
 
     if (ngx_http_gw_redis_flush(rc) != NGX_OK) {
         ngx_http_gw_redis_server_failed(rc->server, "cannot be written to");
-        ngx_http_gw_redis_conn_close(rc, "send failed");
+        ngx_http_gw_redis_conn_close(rc, "send failed",
+                                     NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
     }
 }
 
@@ -1387,7 +1674,8 @@ ngx_http_gw_redis_ssl_handshake(ngx_connection_t *c)
 
     if (!c->ssl->handshaked) {
         ngx_http_gw_redis_server_failed(rc->server, "failed the TLS handshake");
-        ngx_http_gw_redis_conn_close(rc, "SSL handshake failed");
+        ngx_http_gw_redis_conn_close(rc, "SSL handshake failed",
+                                     NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
         return;
     }
 
@@ -1396,7 +1684,8 @@ ngx_http_gw_redis_ssl_handshake(ngx_connection_t *c)
 
     if (ngx_http_gw_redis_flush(rc) != NGX_OK) {
         ngx_http_gw_redis_server_failed(rc->server, "cannot be written to");
-        ngx_http_gw_redis_conn_close(rc, "send failed");
+        ngx_http_gw_redis_conn_close(rc, "send failed",
+                                     NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
     }
 }
 
@@ -1448,7 +1737,8 @@ ngx_http_gw_redis_read_handler(ngx_event_t *rev)
 
     if (c->close) {
         /* an idle connection of a worker that is shutting down */
-        ngx_http_gw_redis_conn_close(rc, "shutting down");
+        ngx_http_gw_redis_conn_close(rc, "shutting down",
+                                     NGX_HTTP_GW_REDIS_UNCOUNTED);
         return;
     }
 
@@ -1471,7 +1761,8 @@ ngx_http_gw_redis_read_handler(ngx_event_t *rev)
                                                        : "cannot be read from");
             }
 
-            ngx_http_gw_redis_conn_close(rc, "connection lost");
+            ngx_http_gw_redis_conn_close(rc, "connection lost",
+                                         NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
             return;
         }
 
@@ -1494,7 +1785,8 @@ ngx_http_gw_redis_read_handler(ngx_event_t *rev)
                 freeReplyObject(reply);
                 ngx_http_gw_redis_server_failed(rc->server,
                                                 "sent a reply not asked for");
-                ngx_http_gw_redis_conn_close(rc, "unexpected reply");
+                ngx_http_gw_redis_conn_close(rc, "unexpected reply",
+                                           NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
                 return;
             }
 
@@ -1515,7 +1807,8 @@ ngx_http_gw_redis_read_handler(ngx_event_t *rev)
 
     if (rc->nsent == 0) {
         if (ngx_exiting || ngx_terminate) {
-            ngx_http_gw_redis_conn_close(rc, "shutting down");
+            ngx_http_gw_redis_conn_close(rc, "shutting down",
+                                         NGX_HTTP_GW_REDIS_UNCOUNTED);
             return;
         }
 
@@ -1523,7 +1816,8 @@ ngx_http_gw_redis_read_handler(ngx_event_t *rev)
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_http_gw_redis_conn_close(rc, "read event failed");
+        ngx_http_gw_redis_conn_close(rc, "read event failed",
+                                     NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
     }
 
     return;
@@ -1536,7 +1830,8 @@ malformed:
                   rc->reader->errstr);
 
     ngx_http_gw_redis_server_failed(rc->server, "sent a malformed reply");
-    ngx_http_gw_redis_conn_close(rc, "protocol error");
+    ngx_http_gw_redis_conn_close(rc, "protocol error",
+                                 NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
 }
 
 
@@ -1621,6 +1916,10 @@ ngx_http_gw_redis_reply(ngx_http_gw_redis_conn_t *rc,
 
 done:
 
+    ngx_http_gw_redis_cmd_count(cmd, r->type == REDIS_REPLY_ERROR
+                                     ? NGX_HTTP_GW_REDIS_FAIL_ERROR_REPLY
+                                     : NGX_HTTP_GW_REDIS_FAILS);
+
     freeReplyObject(reply);
     ngx_http_gw_redis_cmd_free(cmd);
 }
@@ -1674,7 +1973,8 @@ ngx_http_gw_redis_handshake_reply(ngx_http_gw_redis_cmd_t *cmd,
     /* the commands behind it would fail with NOAUTH: fail them now */
 
     ngx_http_gw_redis_server_failed(rc->server, "refused the handshake");
-    ngx_http_gw_redis_conn_close(rc, "handshake refused");
+    ngx_http_gw_redis_conn_close(rc, "handshake refused",
+                                 NGX_HTTP_GW_REDIS_FAIL_CONNECTION);
 }
 
 
@@ -2445,6 +2745,34 @@ ngx_http_gw_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *rdp = rd;
 
+    /* the workers' figures: kept across reload, as the zone is */
+
+    s.len = sizeof("gw_redis:") - 1 + rd->name.len;
+    s.data = ngx_pnalloc(cf->pool, s.len);
+    if (s.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(s.data, "gw_redis:%V", &rd->name);
+
+    rd->shm_zone = ngx_shared_memory_add(cf, &s,
+                                 8 * ngx_pagesize
+                                 + ngx_align(sizeof(ngx_http_gw_redis_sh_t),
+                                             ngx_pagesize),
+                                 &ngx_http_gw_redis_zone_tag);
+    if (rd->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (rd->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &s);
+        return NGX_CONF_ERROR;
+    }
+
+    rd->shm_zone->init = ngx_http_gw_redis_init_zone;
+    rd->shm_zone->data = rd;
+
     return NGX_CONF_OK;
 
 invalid:
@@ -2454,4 +2782,34 @@ invalid:
                        &value[i], &rd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_gw_redis_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_gw_redis_t  *ord = data;
+
+    ngx_http_gw_redis_t  *rd;
+
+    rd = shm_zone->data;
+    rd->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (ord) {
+        rd->sh = ord->sh;
+
+    } else {
+        rd->sh = ngx_slab_calloc(rd->shpool, sizeof(ngx_http_gw_redis_sh_t));
+        if (rd->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        rd->shpool->data = rd->sh;
+    }
+
+    /* a new configuration: shown once its workers run */
+
+    rd->generation = ++rd->sh->last;
+
+    return NGX_OK;
 }

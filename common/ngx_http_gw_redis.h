@@ -13,7 +13,11 @@
  * asked for the master; with "cluster" they are seed nodes, the slot map is
  * learnt from CLUSTER SLOTS and MOVED/ASK redirections are followed.  A
  * failed server is marked down and retried with a growing backoff, during
- * which commands fail at once (NGX_DECLINED) instead of waiting.
+ * which commands fail at once (NGX_DECLINED) instead of waiting.  What the
+ * workers do with a block (commands, their time, failures, and which server
+ * they last found down) is kept in a small shared zone of its own,
+ * "gw_redis:<name>", so that a status page shows all workers' figures, and
+ * the counters survive reload.
  */
 
 
@@ -32,6 +36,23 @@
 
 typedef struct ngx_http_gw_redis_s      ngx_http_gw_redis_t;
 typedef struct ngx_http_gw_redis_cmd_s  ngx_http_gw_redis_cmd_t;
+
+
+/* why a command had no reply, or not the one asked for */
+#define NGX_HTTP_GW_REDIS_FAIL_TIMEOUT      0   /* none within timeout= */
+#define NGX_HTTP_GW_REDIS_FAIL_CONNECTION   1   /* connect, TLS, AUTH, lost */
+#define NGX_HTTP_GW_REDIS_FAIL_ERROR_REPLY  2   /* an error reply */
+#define NGX_HTTP_GW_REDIS_FAIL_DOWN         3   /* no server: backing off */
+#define NGX_HTTP_GW_REDIS_FAILS             4
+
+
+/* a block's figures, summed over all workers since its zone was made */
+
+typedef struct {
+    uint64_t                        commands;     /* the callers' */
+    uint64_t                        msec;         /* their time, summed */
+    uint64_t                        failures[NGX_HTTP_GW_REDIS_FAILS];
+} ngx_http_gw_redis_stats_t;
 
 
 /*
@@ -120,6 +141,28 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_redis_parse_slots(redisReply *e,
 
 /* connection state of this worker, for status pages and tests */
 NGX_HTTP_GW_LOCAL ngx_uint_t ngx_http_gw_redis_is_up(ngx_http_gw_redis_t *rd);
+
+/*
+ * Status pages.  commands counts the callers' commands (eval, command),
+ * each once, when its handler learns the outcome or when it is refused at
+ * once; msec sums the time from the call to that outcome (0 when refused);
+ * failures counts those without the reply asked for, by reason, so that
+ * commands - failures got an answer.  AUTH, SELECT, discovery and ASKING
+ * are not counted.
+ */
+NGX_HTTP_GW_LOCAL void ngx_http_gw_redis_stats(ngx_http_gw_redis_t *rd,
+    ngx_http_gw_redis_stats_t *st);
+
+/*
+ * The n-th slot of the table of the servers the workers know (the
+ * configured addresses, and the masters and nodes learnt), as the last
+ * worker to talk to each found it: NGX_OK with its address in name
+ * (NGX_SOCKADDR_STRLEN bytes), *len and *up (0 while marked down, backing
+ * off); NGX_DECLINED for a slot not in use; NGX_DONE past the last.
+ */
+NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_redis_server_state(
+    ngx_http_gw_redis_t *rd, ngx_uint_t n, u_char *name, size_t *len,
+    ngx_uint_t *up);
 
 
 #endif /* _NGX_HTTP_GW_REDIS_H_INCLUDED_ */

@@ -8,8 +8,8 @@
  * table, and a log that formats nothing.  Each behaves as nginx 1.22's own
  * does for every input: the parsers' bounds depend on it (how many bytes
  * ngx_decode_base64() writes, what ngx_atoi() refuses).  The event,
- * connection and SSL functions that the Redis client calls outside its
- * parsers abort: a parser never reaches them.
+ * connection, shared memory and SSL functions that the Redis client calls
+ * outside its parsers abort: a parser never reaches them.
  */
 
 
@@ -35,6 +35,7 @@ volatile ngx_msec_t        ngx_current_msec;
 ngx_rbtree_t               ngx_event_timer_rbtree;
 ngx_queue_t                ngx_posted_events;
 ngx_uint_t                 ngx_exiting;
+ngx_uint_t                 ngx_pagesize = 4096;
 sig_atomic_t               ngx_terminate;
 
 static uint32_t            fz_crc32_table16[16];
@@ -624,6 +625,37 @@ void
 ngx_rbtree_delete(ngx_rbtree_t *tree, ngx_rbtree_node_t *node)
 {
     fz_unreachable("ngx_rbtree_delete()");
+}
+
+
+ngx_shm_zone_t *
+ngx_shared_memory_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    void *tag)
+{
+    fz_unreachable("ngx_shared_memory_add()");
+    return NULL;
+}
+
+
+void *
+ngx_slab_calloc(ngx_slab_pool_t *pool, size_t size)
+{
+    fz_unreachable("ngx_slab_calloc()");
+    return NULL;
+}
+
+
+void
+ngx_shmtx_lock(ngx_shmtx_t *mtx)
+{
+    fz_unreachable("ngx_shmtx_lock()");
+}
+
+
+void
+ngx_shmtx_unlock(ngx_shmtx_t *mtx)
+{
+    fz_unreachable("ngx_shmtx_unlock()");
 }
 
 
