@@ -373,13 +373,14 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_int_t                        rc;
     ngx_uint_t                       n, rejected, tries, allow;
     ngx_msec_t                       next;
-    ngx_http_gw_breaker_peer_t      *p;
+    ngx_http_gw_breaker_peer_t      *p, *prev;
     ngx_http_gw_breaker_change_t     ch;
     ngx_http_gw_breaker_srv_conf_t  *bcf;
 
     bcf = bp->conf;
     rejected = 0;
     next = (ngx_msec_t) -1;
+    prev = NULL;
 
     for (n = 0; /* void */ ; n++) {
 
@@ -405,7 +406,13 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
         allow = ngx_http_gw_breaker_allow(bcf, p, bp, &ch);
 
         if (!allow) {
-            p->rejected++;
+
+            /* a single peer is picked again at once: counted once */
+
+            if (p != prev) {
+                p->rejected++;
+                prev = p;
+            }
 
             if (p->state == NGX_HTTP_GW_BREAKER_OPEN) {
                 next = ngx_min(next, p->open_until - ngx_current_msec);
