@@ -79,7 +79,7 @@ my $s = q{
     selected_total series 2
 
     response_seconds upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=header 0.04..1
-    response_seconds upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=header 0..0.02
+    response_seconds upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=header 0..0.03
     active_requests  upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=header 0
     active_requests  upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=header 0
     selected_total   upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=header 1
@@ -141,7 +141,7 @@ my $s = q{
 
     response_seconds upstream=header peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=header 0..0.05
     response_seconds upstream=last peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=last_byte 0.08..1
-    response_seconds upstream=last peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=last_byte 0..0.02
+    response_seconds upstream=last peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=last_byte 0..0.03
     selected_total   upstream=last peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=last_byte 1
     selected_total   upstream=last peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=last_byte 9
 };
@@ -323,7 +323,7 @@ my $p1 = 'upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_1 mode=header';
 my $p3 = 'upstream=lt peer=127.0.0.1:$TEST_NGINX_RAND_PORT_3 mode=header';
 my $s = qq{
     response_seconds $p1 0.04..1
-    response_seconds $p3 0..0.02
+    response_seconds $p3 0..0.03
     selected_total   $p1 1
     selected_total   $p3 19
 };
