@@ -15,7 +15,8 @@
  * Each upstream's breakers live in a shared zone of their own, named after
  * the upstream and keyed by peer address, so they survive reload (nginx
  * copies an upstream's own zone anew on every reload): see
- * common/ngx_http_gw_peer_zone.
+ * common/ngx_http_gw_peer_zone.  gw_status shows them, one series per peer,
+ * read from those zones.
  */
 
 
@@ -25,6 +26,7 @@
 
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_peer_zone.h"
+#include "ngx_http_gw_status.h"
 
 
 #define NGX_HTTP_GW_BREAKER_CLOSED      0
@@ -39,6 +41,16 @@
 #define NGX_HTTP_GW_BREAKER_FAILURE     1
 #define NGX_HTTP_GW_BREAKER_NEUTRAL     2
 
+/* the metric families reported to gw_status, in their order */
+#define NGX_HTTP_GW_BREAKER_M_STATE       0
+#define NGX_HTTP_GW_BREAKER_M_CONSECUTIVE 1
+#define NGX_HTTP_GW_BREAKER_M_RATE        2
+#define NGX_HTTP_GW_BREAKER_M_NEXT_PROBE  3
+#define NGX_HTTP_GW_BREAKER_M_TRIPS       4
+#define NGX_HTTP_GW_BREAKER_M_REQUESTS    5
+#define NGX_HTTP_GW_BREAKER_M_FAILURES    6
+#define NGX_HTTP_GW_BREAKER_M_REJECTED    7
+
 
 typedef struct {
     ngx_http_gw_peer_name_t             name;
@@ -47,6 +59,9 @@ typedef struct {
     ngx_uint_t                          successes;
     ngx_uint_t                          probes;
     ngx_uint_t                          trips;
+    ngx_uint_t                          requests;
+    ngx_uint_t                          failures;
+    ngx_uint_t                          rejected;
     ngx_msec_t                          open_until;
     ngx_msec_t                          open_time;
     ngx_msec_t                          epoch[NGX_HTTP_GW_BREAKER_BUCKETS];
@@ -80,6 +95,19 @@ typedef struct {
 typedef struct {
     ngx_uint_t                          status;
 } ngx_http_gw_breaker_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_gw_reporter_t              reporter;    /* must be first */
+    ngx_array_t                         upstreams;   /* srv_conf_t * */
+} ngx_http_gw_breaker_main_conf_t;
+
+
+typedef struct {
+    char                               *name;
+    ngx_uint_t                          type;
+    char                               *help;
+} ngx_http_gw_breaker_metric_t;
 
 
 /* per request: the balancer's data, wrapped; also the module's context */
@@ -142,11 +170,17 @@ static ngx_int_t ngx_http_gw_breaker_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_gw_breaker_state_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_breaker_report(ngx_http_gw_report_t *rp,
+    void *conf);
+static int64_t ngx_http_gw_breaker_figure(
+    ngx_http_gw_breaker_srv_conf_t *bcf, ngx_http_gw_breaker_peer_t *p,
+    ngx_uint_t metric, ngx_uint_t *scale);
 
 static ngx_int_t ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static void ngx_http_gw_breaker_reset(ngx_http_gw_peer_zone_t *pz,
     void *entry);
+static void *ngx_http_gw_breaker_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_breaker_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_breaker_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_breaker_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -210,7 +244,7 @@ static ngx_http_module_t  ngx_http_gw_breaker_module_ctx = {
     ngx_http_gw_breaker_add_variables,     /* preconfiguration */
     ngx_http_gw_breaker_init,              /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_gw_breaker_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_http_gw_breaker_create_srv_conf,   /* create server configuration */
@@ -243,6 +277,37 @@ static ngx_http_variable_t  ngx_http_gw_breaker_vars[] = {
       ngx_http_gw_breaker_state_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
+};
+
+
+static ngx_http_gw_breaker_metric_t  ngx_http_gw_breaker_metrics[] = {
+
+    { "state", NGX_HTTP_GW_GAUGE,
+      "State of the peer's circuit breaker: 0 closed, 1 open, 2 half-open" },
+
+    { "consecutive_failures", NGX_HTTP_GW_GAUGE,
+      "Failures of the peer in a row, up to now or up to its last trip" },
+
+    { "failure_rate", NGX_HTTP_GW_GAUGE,
+      "Share of the peer's attempts that failed over the rate window, "
+      "0 to 1" },
+
+    { "next_probe_seconds", NGX_HTTP_GW_GAUGE,
+      "Seconds until an open breaker lets a probe through, 0 when not open" },
+
+    { "trips_total", NGX_HTTP_GW_COUNTER,
+      "Times the peer's breaker opened, from closed or half-open" },
+
+    { "requests_total", NGX_HTTP_GW_COUNTER,
+      "Attempts sent to the peer, each retry counted" },
+
+    { "failures_total", NGX_HTTP_GW_COUNTER,
+      "Attempts to the peer that failed by gw_breaker_failure's classes" },
+
+    { "rejected_total", NGX_HTTP_GW_COUNTER,
+      "Picks of the peer refused by its open or half-open breaker" },
+
+    { NULL, 0, NULL }
 };
 
 
@@ -308,13 +373,14 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_int_t                        rc;
     ngx_uint_t                       n, rejected, tries, allow;
     ngx_msec_t                       next;
-    ngx_http_gw_breaker_peer_t      *p;
+    ngx_http_gw_breaker_peer_t      *p, *prev;
     ngx_http_gw_breaker_change_t     ch;
     ngx_http_gw_breaker_srv_conf_t  *bcf;
 
     bcf = bp->conf;
     rejected = 0;
     next = (ngx_msec_t) -1;
+    prev = NULL;
 
     for (n = 0; /* void */ ; n++) {
 
@@ -339,8 +405,18 @@ ngx_http_gw_breaker_get_peer(ngx_peer_connection_t *pc, void *data)
 
         allow = ngx_http_gw_breaker_allow(bcf, p, bp, &ch);
 
-        if (!allow && p->state == NGX_HTTP_GW_BREAKER_OPEN) {
-            next = ngx_min(next, p->open_until - ngx_current_msec);
+        if (!allow) {
+
+            /* a single peer is picked again at once: counted once */
+
+            if (p != prev) {
+                p->rejected++;
+                prev = p;
+            }
+
+            if (p->state == NGX_HTTP_GW_BREAKER_OPEN) {
+                next = ngx_min(next, p->open_until - ngx_current_msec);
+            }
         }
 
         ngx_shmtx_unlock(&bcf->zone.shpool->mutex);
@@ -470,6 +546,8 @@ ngx_http_gw_breaker_free_peer(ngx_peer_connection_t *pc, void *data,
 
         ngx_shmtx_lock(&bcf->zone.shpool->mutex);
 
+        p->requests++;
+
         if (outcome == NGX_HTTP_GW_BREAKER_NEUTRAL) {
             if (bp->probe && p->probes) {
                 p->probes--;
@@ -586,6 +664,10 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
     ngx_uint_t  i, total, nfailed;
     ngx_msec_t  width, epoch;
 
+    if (failed) {
+        p->failures++;
+    }
+
     switch (p->state) {
 
     case NGX_HTTP_GW_BREAKER_CLOSED:
@@ -653,6 +735,7 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
         }
 
         if (failed) {
+            p->consecutive++;
             ngx_http_gw_breaker_trip(p, ngx_min(p->open_time * 2,
                                                 bcf->max_open),
                                      ch, "probe failed");
@@ -688,7 +771,6 @@ ngx_http_gw_breaker_trip(ngx_http_gw_breaker_peer_t *p, ngx_msec_t open_time,
     p->state = NGX_HTTP_GW_BREAKER_OPEN;
     p->open_time = open_time;
     p->open_until = ngx_current_msec + open_time;
-    p->consecutive = 0;
     p->successes = 0;
     p->trips++;
 
@@ -954,6 +1036,145 @@ ngx_http_gw_breaker_state_variable(ngx_http_request_t *r,
 
 
 /*
+ * gw_status: every peer of every upstream with gw_breaker, one family at a
+ * time; each peer's entry is copied under the zone's mutex and reported
+ * from the copy, so the lock is never held while output is written.
+ */
+
+static ngx_int_t
+ngx_http_gw_breaker_report(ngx_http_gw_report_t *rp, void *conf)
+{
+    ngx_http_gw_breaker_main_conf_t *bmcf = conf;
+
+    int64_t                           value;
+    ngx_uint_t                        i, j, m, scale;
+    ngx_http_gw_label_t               labels[2];
+    ngx_http_gw_peer_zone_t          *pz;
+    ngx_http_gw_breaker_peer_t        p;
+    ngx_http_gw_breaker_metric_t     *metric;
+    ngx_http_gw_breaker_srv_conf_t  **bcfp;
+
+    bcfp = bmcf->upstreams.elts;
+
+    labels[0].name = "upstream";
+    labels[1].name = "peer";
+
+    for (m = 0; ngx_http_gw_breaker_metrics[m].name; m++) {
+        metric = &ngx_http_gw_breaker_metrics[m];
+
+        if (rp->family(rp, metric->name, metric->type, metric->help)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < bmcf->upstreams.nelts; i++) {
+            pz = &bcfp[i]->zone;
+
+            if (pz->sh == NULL) {
+                continue;
+            }
+
+            labels[0].value = *pz->upstream;
+
+            for (j = 0; /* void */ ; j++) {
+
+                ngx_shmtx_lock(&pz->shpool->mutex);
+
+                if (j >= pz->sh->npeers) {
+                    ngx_shmtx_unlock(&pz->shpool->mutex);
+                    break;
+                }
+
+                ngx_memcpy(&p, ngx_http_gw_peer_zone_entry(pz, j),
+                           sizeof(ngx_http_gw_breaker_peer_t));
+
+                ngx_shmtx_unlock(&pz->shpool->mutex);
+
+                labels[1].value.len = p.name.name_len;
+                labels[1].value.data = p.name.name;
+
+                value = ngx_http_gw_breaker_figure(bcfp[i], &p, m, &scale);
+
+                if (rp->sample(rp, labels, 2, value, scale) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* one figure of a peer, from a copy of its entry */
+
+static int64_t
+ngx_http_gw_breaker_figure(ngx_http_gw_breaker_srv_conf_t *bcf,
+    ngx_http_gw_breaker_peer_t *p, ngx_uint_t metric, ngx_uint_t *scale)
+{
+    ngx_uint_t  i, total, nfailed;
+    ngx_msec_t  width, epoch, now;
+
+    *scale = 0;
+    now = ngx_current_msec;
+
+    switch (metric) {
+
+    case NGX_HTTP_GW_BREAKER_M_STATE:
+        return p->state;
+
+    case NGX_HTTP_GW_BREAKER_M_CONSECUTIVE:
+        return p->consecutive;
+
+    case NGX_HTTP_GW_BREAKER_M_RATE:
+
+        /* the buckets of the window, as ngx_http_gw_breaker_record() */
+
+        width = ngx_max(bcf->window / NGX_HTTP_GW_BREAKER_BUCKETS, 1);
+        epoch = now / width;
+        total = 0;
+        nfailed = 0;
+
+        for (i = 0; i < NGX_HTTP_GW_BREAKER_BUCKETS; i++) {
+            if (epoch - p->epoch[i] < NGX_HTTP_GW_BREAKER_BUCKETS) {
+                total += p->total[i];
+                nfailed += p->failed[i];
+            }
+        }
+
+        *scale = 3;
+
+        return total ? (int64_t) (nfailed * 1000 / total) : 0;
+
+    case NGX_HTTP_GW_BREAKER_M_NEXT_PROBE:
+
+        *scale = 3;
+
+        if (p->state != NGX_HTTP_GW_BREAKER_OPEN
+            || (ngx_msec_int_t) (p->open_until - now) <= 0)
+        {
+            return 0;
+        }
+
+        return (int64_t) (p->open_until - now);
+
+    case NGX_HTTP_GW_BREAKER_M_TRIPS:
+        return p->trips;
+
+    case NGX_HTTP_GW_BREAKER_M_REQUESTS:
+        return p->requests;
+
+    case NGX_HTTP_GW_BREAKER_M_FAILURES:
+        return p->failures;
+
+    default: /* NGX_HTTP_GW_BREAKER_M_REJECTED */
+        return p->rejected;
+    }
+}
+
+
+/*
  * Configuration time: the wrapped balancer builds its peers, then the
  * breakers' zone is added for them.
  */
@@ -962,7 +1183,8 @@ static ngx_int_t
 ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_http_gw_breaker_srv_conf_t  *bcf;
+    ngx_http_gw_breaker_srv_conf_t   *bcf, **bcfp;
+    ngx_http_gw_breaker_main_conf_t  *bmcf;
 
     bcf = ngx_http_conf_upstream_srv_conf(us, ngx_http_gw_breaker_module);
 
@@ -976,9 +1198,26 @@ ngx_http_gw_breaker_init_upstream(ngx_conf_t *cf,
     bcf->initialized = 1;
     bcf->zone.reset = ngx_http_gw_breaker_reset;
 
-    return ngx_http_gw_peer_zone_add(cf, us, &bcf->zone, "gw_breaker",
-                                     sizeof(ngx_http_gw_breaker_peer_t),
-                                     &ngx_http_gw_breaker_module);
+    if (ngx_http_gw_peer_zone_add(cf, us, &bcf->zone, "gw_breaker",
+                                  sizeof(ngx_http_gw_breaker_peer_t),
+                                  &ngx_http_gw_breaker_module)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* for gw_status */
+
+    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gw_breaker_module);
+
+    bcfp = ngx_array_push(&bmcf->upstreams);
+    if (bcfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *bcfp = bcf;
+
+    return NGX_OK;
 }
 
 
@@ -990,6 +1229,30 @@ ngx_http_gw_breaker_reset(ngx_http_gw_peer_zone_t *pz, void *entry)
     ngx_http_gw_breaker_peer_t  *p = entry;
 
     p->probes = 0;
+}
+
+
+static void *
+ngx_http_gw_breaker_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_breaker_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_breaker_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&conf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_gw_breaker_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_http_gw_reporter_init(&conf->reporter, "breaker",
+                              ngx_http_gw_breaker_report);
+
+    return conf;
 }
 
 

@@ -15,7 +15,8 @@
  * Both are built on nginx's round-robin peers, so weight, down, backup,
  * max_fails/fail_timeout, max_conns and proxy_next_upstream behave as with
  * least_conn.  The figures live in a zone of their own per upstream,
- * shared by all workers and kept across reload (common/ngx_http_gw_peer_zone).
+ * shared by all workers and kept across reload (common/ngx_http_gw_peer_zone),
+ * and gw_status shows them, one series per peer.
  */
 
 
@@ -27,6 +28,7 @@
 
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_peer_zone.h"
+#include "ngx_http_gw_status.h"
 
 
 #define NGX_HTTP_GW_LT_HEADER        1
@@ -34,6 +36,12 @@
 #define NGX_HTTP_GW_LT_BANDWIDTH     3
 
 #define NGX_HTTP_GW_LT_BUCKETS       10
+
+/* the metric families reported to gw_status, in their order */
+#define NGX_HTTP_GW_LT_M_RESPONSE    0
+#define NGX_HTTP_GW_LT_M_BANDWIDTH   1
+#define NGX_HTTP_GW_LT_M_ACTIVE      2
+#define NGX_HTTP_GW_LT_M_SELECTED    3
 
 
 /* one peer's figures, in the zone */
@@ -46,6 +54,7 @@ typedef struct {
     ngx_int_t                          active;
     uint64_t                           started;      /* sum of start times */
     ngx_uint_t                         chosen;       /* tick of last pick */
+    ngx_uint_t                         selected;     /* picks */
     ngx_msec_t                         epoch[NGX_HTTP_GW_LT_BUCKETS];
     uint64_t                           bytes[NGX_HTTP_GW_LT_BUCKETS];
 } ngx_http_gw_lt_peer_t;
@@ -58,6 +67,19 @@ typedef struct {
     ngx_flag_t                         inflight;
     ngx_http_gw_peer_zone_t            zone;
 } ngx_http_gw_lt_srv_conf_t;
+
+
+typedef struct {
+    ngx_http_gw_reporter_t             reporter;     /* must be first */
+    ngx_array_t                        upstreams;    /* srv_conf_t * */
+} ngx_http_gw_lt_main_conf_t;
+
+
+typedef struct {
+    char                              *name;
+    ngx_uint_t                         type;
+    char                              *help;
+} ngx_http_gw_lt_metric_t;
 
 
 /* per request; starts with round robin's data, which round robin's free
@@ -85,9 +107,14 @@ static void ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
 static ngx_int_t ngx_http_gw_lt_score_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_lt_report(ngx_http_gw_report_t *rp,
+    void *conf);
+static int64_t ngx_http_gw_lt_figure(ngx_http_gw_lt_srv_conf_t *lcf,
+    ngx_http_gw_lt_peer_t *e, ngx_uint_t metric, ngx_uint_t *scale);
 
 static ngx_int_t ngx_http_gw_lt_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+static void *ngx_http_gw_lt_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_lt_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_least_time(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -122,7 +149,7 @@ static ngx_http_module_t  ngx_http_gw_lb_least_time_module_ctx = {
     ngx_http_gw_lt_add_variables,          /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_gw_lt_create_main_conf,       /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_http_gw_lt_create_srv_conf,        /* create server configuration */
@@ -146,6 +173,37 @@ ngx_module_t  ngx_http_gw_lb_least_time_module = {
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
+};
+
+
+/* the modes, as the "mode" label shows them */
+
+static ngx_str_t  ngx_http_gw_lt_modes[] = {
+    ngx_null_string,
+    ngx_string("header"),
+    ngx_string("last_byte"),
+    ngx_string("bandwidth")
+};
+
+
+static ngx_http_gw_lt_metric_t  ngx_http_gw_lt_metrics[] = {
+
+    { "response_seconds", NGX_HTTP_GW_GAUGE,
+      "Average response time of the peer (gw_least_time), as last updated, "
+      "0 before its first response" },
+
+    { "bandwidth_bytes_per_second", NGX_HTTP_GW_GAUGE,
+      "Bytes sent to and received from the peer per second over the window "
+      "(gw_least_bandwidth)" },
+
+    { "active_requests", NGX_HTTP_GW_GAUGE,
+      "Requests to the peer in progress" },
+
+    { "selected_total", NGX_HTTP_GW_COUNTER,
+      "Times the balancer chose the peer, retries and picks refused by "
+      "gw_breaker included" },
+
+    { NULL, 0, NULL }
 };
 
 
@@ -299,6 +357,7 @@ ngx_http_gw_lt_get_peer(ngx_peer_connection_t *pc, void *data)
     best_e->active++;
     best_e->started += msec;
     best_e->chosen = ++pz->sh->tick;
+    best_e->selected++;
 
     ngx_shmtx_unlock(&pz->shpool->mutex);
 
@@ -571,10 +630,142 @@ ngx_http_gw_lt_score_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * gw_status: every peer of every upstream balanced here, one family at a
+ * time; each peer's entry is copied under the zone's mutex and reported
+ * from the copy.  response_seconds is for gw_least_time's upstreams,
+ * bandwidth_bytes_per_second for gw_least_bandwidth's.
+ */
+
+static ngx_int_t
+ngx_http_gw_lt_report(ngx_http_gw_report_t *rp, void *conf)
+{
+    ngx_http_gw_lt_main_conf_t *lmcf = conf;
+
+    int64_t                      value;
+    ngx_uint_t                   i, j, m, scale, bandwidth;
+    ngx_http_gw_label_t          labels[3];
+    ngx_http_gw_lt_peer_t        e;
+    ngx_http_gw_lt_metric_t     *metric;
+    ngx_http_gw_peer_zone_t     *pz;
+    ngx_http_gw_lt_srv_conf_t  **lcfp;
+
+    lcfp = lmcf->upstreams.elts;
+
+    labels[0].name = "upstream";
+    labels[1].name = "peer";
+    labels[2].name = "mode";
+
+    for (m = 0; ngx_http_gw_lt_metrics[m].name; m++) {
+        metric = &ngx_http_gw_lt_metrics[m];
+
+        if (rp->family(rp, metric->name, metric->type, metric->help)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < lmcf->upstreams.nelts; i++) {
+            pz = &lcfp[i]->zone;
+            bandwidth = (lcfp[i]->mode == NGX_HTTP_GW_LT_BANDWIDTH);
+
+            if (pz->sh == NULL
+                || (m == NGX_HTTP_GW_LT_M_RESPONSE && bandwidth)
+                || (m == NGX_HTTP_GW_LT_M_BANDWIDTH && !bandwidth))
+            {
+                continue;
+            }
+
+            labels[0].value = *pz->upstream;
+            labels[2].value = ngx_http_gw_lt_modes[lcfp[i]->mode];
+
+            for (j = 0; /* void */ ; j++) {
+
+                ngx_shmtx_lock(&pz->shpool->mutex);
+
+                if (j >= pz->sh->npeers) {
+                    ngx_shmtx_unlock(&pz->shpool->mutex);
+                    break;
+                }
+
+                ngx_memcpy(&e, ngx_http_gw_peer_zone_entry(pz, j),
+                           sizeof(ngx_http_gw_lt_peer_t));
+
+                ngx_shmtx_unlock(&pz->shpool->mutex);
+
+                labels[1].value.len = e.name.name_len;
+                labels[1].value.data = e.name.name;
+
+                value = ngx_http_gw_lt_figure(lcfp[i], &e, m, &scale);
+
+                if (rp->sample(rp, labels, 3, value, scale) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* one figure of a peer, from a copy of its entry */
+
+static int64_t
+ngx_http_gw_lt_figure(ngx_http_gw_lt_srv_conf_t *lcf,
+    ngx_http_gw_lt_peer_t *e, ngx_uint_t metric, ngx_uint_t *scale)
+{
+    uint64_t    sum;
+    ngx_uint_t  i;
+    ngx_msec_t  width, epoch;
+
+    *scale = 0;
+
+    switch (metric) {
+
+    case NGX_HTTP_GW_LT_M_RESPONSE:
+
+        /* microseconds */
+        *scale = 6;
+
+        return e->samples ? (int64_t) e->avg : 0;
+
+    case NGX_HTTP_GW_LT_M_BANDWIDTH:
+
+        /* the buckets of the window, as ngx_http_gw_lt_cost() */
+
+        width = ngx_max(lcf->window / NGX_HTTP_GW_LT_BUCKETS, 1);
+        epoch = ngx_current_msec / width;
+        sum = 0;
+
+        for (i = 0; i < NGX_HTTP_GW_LT_BUCKETS; i++) {
+            if ((ngx_msec_int_t) (epoch - e->epoch[i])
+                < NGX_HTTP_GW_LT_BUCKETS)
+            {
+                sum += e->bytes[i];
+            }
+        }
+
+        /* bytes per second, to three decimals */
+        *scale = 3;
+
+        return (int64_t) (sum * 1000 / lcf->window * 1000
+                          + sum * 1000 % lcf->window * 1000 / lcf->window);
+
+    case NGX_HTTP_GW_LT_M_ACTIVE:
+        return ngx_max(e->active, 0);
+
+    default: /* NGX_HTTP_GW_LT_M_SELECTED */
+        return e->selected;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_gw_lt_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_http_gw_lt_srv_conf_t  *lcf;
+    ngx_http_gw_lt_srv_conf_t   *lcf, **lcfp;
+    ngx_http_gw_lt_main_conf_t  *lmcf;
 
     lcf = ngx_http_conf_upstream_srv_conf(us,
                                           ngx_http_gw_lb_least_time_module);
@@ -585,11 +776,53 @@ ngx_http_gw_lt_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 
     us->peer.init = ngx_http_gw_lt_init_peer;
 
-    return ngx_http_gw_peer_zone_add(cf, us, &lcf->zone,
-                                     lcf->mode == NGX_HTTP_GW_LT_BANDWIDTH
-                                     ? "gw_least_bandwidth" : "gw_least_time",
-                                     sizeof(ngx_http_gw_lt_peer_t),
-                                     &ngx_http_gw_lb_least_time_module);
+    if (ngx_http_gw_peer_zone_add(cf, us, &lcf->zone,
+                                  lcf->mode == NGX_HTTP_GW_LT_BANDWIDTH
+                                  ? "gw_least_bandwidth" : "gw_least_time",
+                                  sizeof(ngx_http_gw_lt_peer_t),
+                                  &ngx_http_gw_lb_least_time_module)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* for gw_status */
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_gw_lb_least_time_module);
+
+    lcfp = ngx_array_push(&lmcf->upstreams);
+    if (lcfp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *lcfp = lcf;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_gw_lt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_lt_main_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_lt_main_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&conf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_gw_lt_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    ngx_http_gw_reporter_init(&conf->reporter, "least_time",
+                              ngx_http_gw_lt_report);
+
+    return conf;
 }
 
 
