@@ -12,6 +12,9 @@
  * request body filter that sees every byte once, decoded from chunked
  * encoding, before it is buffered in memory or written to a temporary
  * file; so a large body is never read back from disk to be verified.
+ *
+ * For gw_status it counts requests by scheme and verdict, where the
+ * verdict is set, once per request, and the body bytes it MACs.
  */
 
 
@@ -26,6 +29,7 @@
 #include "ngx_http_gw_common.h"
 #include "ngx_http_gw_sig.h"
 #include "ngx_http_gw_shm_cache.h"
+#include "ngx_http_gw_status.h"
 
 
 #define NGX_HTTP_GW_WEBHOOK_OFF          0
@@ -44,6 +48,27 @@
 #define NGX_HTTP_GW_WEBHOOK_REPLAYED     5
 
 #define NGX_HTTP_GW_WEBHOOK_KEY_LEN      NGX_HTTP_GW_SHM_CACHE_KEY_LEN
+
+#define NGX_HTTP_GW_WEBHOOK_NSCHEMES     NGX_HTTP_GW_WEBHOOK_HMAC
+#define NGX_HTTP_GW_WEBHOOK_NSTATUSES    NGX_HTTP_GW_WEBHOOK_REPLAYED
+
+/* status counters: requests by scheme and verdict, then bytes by scheme */
+
+#define NGX_HTTP_GW_WEBHOOK_NCOUNTERS                                         \
+    (NGX_HTTP_GW_WEBHOOK_NSCHEMES * (NGX_HTTP_GW_WEBHOOK_NSTATUSES + 1))
+
+#define ngx_http_gw_webhook_requests(scheme, status)                          \
+    (((scheme) - 1) * NGX_HTTP_GW_WEBHOOK_NSTATUSES + (status) - 1)
+
+#define ngx_http_gw_webhook_body_bytes(scheme)                                \
+    (NGX_HTTP_GW_WEBHOOK_NSCHEMES * NGX_HTTP_GW_WEBHOOK_NSTATUSES             \
+     + (scheme) - 1)
+
+
+typedef struct {
+    ngx_http_gw_reporter_t          reporter;     /* first: gw_status's */
+    ngx_http_gw_counters_t          counters;
+} ngx_http_gw_webhook_main_conf_t;
 
 
 typedef struct {
@@ -110,6 +135,8 @@ static void ngx_http_gw_webhook_verify(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
 static ngx_int_t ngx_http_gw_webhook_answer(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
+static void ngx_http_gw_webhook_count(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
 static ngx_int_t ngx_http_gw_webhook_log_handler(ngx_http_request_t *r);
 
 
@@ -120,7 +147,10 @@ static ngx_int_t ngx_http_gw_webhook_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_webhook_report(ngx_http_gw_report_t *rp,
+    void *conf);
 
+static void *ngx_http_gw_webhook_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_gw_webhook_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -199,6 +229,18 @@ static ngx_str_t  ngx_http_gw_webhook_status_names[] = {
 };
 
 
+/* the same, as gw_status's label values */
+
+static ngx_str_t  ngx_http_gw_webhook_status_labels[] = {
+    ngx_null_string,
+    ngx_string("verified"),
+    ngx_string("missing"),
+    ngx_string("invalid"),
+    ngx_string("expired"),
+    ngx_string("replayed")
+};
+
+
 static ngx_command_t  ngx_http_gw_webhook_commands[] = {
 
     { ngx_string("gw_webhook"),
@@ -265,7 +307,7 @@ static ngx_http_module_t  ngx_http_gw_webhook_module_ctx = {
     ngx_http_gw_webhook_add_variables,     /* preconfiguration */
     ngx_http_gw_webhook_init,              /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_gw_webhook_create_main_conf,  /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -347,6 +389,7 @@ ngx_http_gw_webhook_handler(ngx_http_request_t *r)
             ctx->done = 1;
             ctx->hashing = 0;
             ctx->status = NGX_HTTP_GW_WEBHOOK_INVALID;
+            ngx_http_gw_webhook_count(r, ctx);
         }
 
         return r->err_status;
@@ -381,6 +424,7 @@ ngx_http_gw_webhook_handler(ngx_http_request_t *r)
     if (rc == NGX_DECLINED) {
         /* the body is discarded with the 401: it never reaches a backend */
         ctx->done = 1;
+        ngx_http_gw_webhook_count(r, ctx);
         return NGX_HTTP_UNAUTHORIZED;
     }
 
@@ -396,6 +440,7 @@ ngx_http_gw_webhook_handler(ngx_http_request_t *r)
         }
 
         ngx_http_gw_webhook_verify(r, ctx);
+        ngx_http_gw_webhook_count(r, ctx);
 
         return ngx_http_gw_webhook_answer(r, ctx);
     }
@@ -792,12 +837,15 @@ static ngx_int_t
 ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx)
 {
-    off_t         pos;
-    size_t        size;
-    ssize_t       n;
-    u_char       *buf;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    off_t                             pos;
+    size_t                            size;
+    ssize_t                           n;
+    u_char                           *buf;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl;
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_gw_webhook_module);
 
     buf = NULL;
 
@@ -811,6 +859,9 @@ ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
+            ngx_http_gw_count(&wmcf->counters,
+                              ngx_http_gw_webhook_body_bytes(ctx->scheme),
+                              b->last - b->pos);
             continue;
         }
 
@@ -832,6 +883,9 @@ ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
             if (ngx_http_gw_webhook_update(ctx, buf, n) != NGX_OK) {
                 return NGX_ERROR;
             }
+
+            ngx_http_gw_count(&wmcf->counters,
+                              ngx_http_gw_webhook_body_bytes(ctx->scheme), n);
         }
     }
 
@@ -847,15 +901,18 @@ ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_gw_webhook_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_buf_t                  *b;
-    ngx_chain_t                *cl;
-    ngx_http_gw_webhook_ctx_t  *ctx;
+    ngx_buf_t                        *b;
+    ngx_chain_t                      *cl;
+    ngx_http_gw_webhook_ctx_t        *ctx;
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gw_webhook_module);
 
     if (ctx == NULL || !ctx->hashing) {
         return ngx_http_next_request_body_filter(r, in);
     }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_gw_webhook_module);
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
@@ -877,6 +934,10 @@ ngx_http_gw_webhook_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
                           "gw_webhook: EVP_MAC_update() failed");
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_http_gw_count(&wmcf->counters,
+                          ngx_http_gw_webhook_body_bytes(ctx->scheme),
+                          b->last - b->pos);
     }
 
     return ngx_http_next_request_body_filter(r, in);
@@ -893,6 +954,7 @@ ngx_http_gw_webhook_body_handler(ngx_http_request_t *r)
     ctx->hashing = 0;
 
     ngx_http_gw_webhook_verify(r, ctx);
+    ngx_http_gw_webhook_count(r, ctx);
 
     /* keep the body for proxy_pass, and go on with the phases */
 
@@ -1045,6 +1107,30 @@ ngx_http_gw_webhook_answer(ngx_http_request_t *r,
 
 
 /*
+ * Counts the verdict for gw_status.  Called where ctx->status is set for
+ * good, which happens once per request: ctx->done, set with it, keeps the
+ * handler from deciding again after an internal redirect.
+ */
+
+static void
+ngx_http_gw_webhook_count(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
+
+    if (ctx->status == NGX_HTTP_GW_WEBHOOK_NONE) {
+        return;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_gw_webhook_module);
+
+    ngx_http_gw_count(&wmcf->counters,
+                      ngx_http_gw_webhook_requests(ctx->scheme, ctx->status),
+                      1);
+}
+
+
+/*
  * Log phase: a delivery the backend answered 2xx is remembered for the
  * tolerance window; one that failed is not, so its redelivery passes.
  */
@@ -1177,6 +1263,109 @@ ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * gw_status: every scheme and verdict, zeros included, so that a series
+ * exists before its first request; replays are status="replayed".
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_report(ngx_http_gw_report_t *rp, void *conf)
+{
+    ngx_http_gw_webhook_main_conf_t *wmcf = conf;
+
+    int64_t               v;
+    ngx_uint_t            i;
+    ngx_conf_enum_t      *e;
+    ngx_http_gw_label_t   labels[2];
+
+    if (rp->family(rp, "requests_total", NGX_HTTP_GW_COUNTER,
+                   "Webhook requests decided, by scheme and verdict "
+                   "($gw_webhook_status)")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    labels[0].name = "scheme";
+    labels[1].name = "status";
+
+    for (e = ngx_http_gw_webhook_schemes; e->name.len; e++) {
+
+        if (e->value == NGX_HTTP_GW_WEBHOOK_OFF) {
+            continue;
+        }
+
+        labels[0].value = e->name;
+
+        for (i = 1; i <= NGX_HTTP_GW_WEBHOOK_NSTATUSES; i++) {
+            labels[1].value = ngx_http_gw_webhook_status_labels[i];
+
+            v = ngx_http_gw_counter(&wmcf->counters,
+                                    ngx_http_gw_webhook_requests(e->value, i));
+
+            if (rp->sample(rp, labels, 2, v, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (rp->family(rp, "body_bytes_total", NGX_HTTP_GW_COUNTER,
+                   "Bytes of webhook bodies MACed, by scheme")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (e = ngx_http_gw_webhook_schemes; e->name.len; e++) {
+
+        if (e->value == NGX_HTTP_GW_WEBHOOK_OFF) {
+            continue;
+        }
+
+        labels[0].value = e->name;
+
+        v = ngx_http_gw_counter(&wmcf->counters,
+                                ngx_http_gw_webhook_body_bytes(e->value));
+
+        if (rp->sample(rp, labels, 1, v, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The counters are added whether or not a location verifies webhooks: a
+ * small zone, and gw_status shows the same series in every configuration.
+ */
+
+static void *
+ngx_http_gw_webhook_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_gw_webhook_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    ngx_http_gw_reporter_init(&wmcf->reporter, "webhook",
+                              ngx_http_gw_webhook_report);
+
+    if (ngx_http_gw_counters_add(cf, &wmcf->counters, "webhook",
+                                 NGX_HTTP_GW_WEBHOOK_NCOUNTERS,
+                                 &ngx_http_gw_webhook_module)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return wmcf;
 }
 
 
@@ -1481,6 +1670,16 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_gw_webhook_module);
     if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data != NULL
+        && shm_zone->init != ngx_http_gw_shm_cache_init_zone)
+    {
+        /* the module's other zone, of the same tag: its status counters */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is taken by gw_status's counters",
+                           &name);
         return NGX_CONF_ERROR;
     }
 
