@@ -323,6 +323,7 @@ static char *ngx_http_gw_ratelimit(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_gw_ratelimit_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_gw_ratelimit_headers_modes[] = {
@@ -506,8 +507,8 @@ ngx_module_t  ngx_http_gw_ratelimit_module = {
     ngx_http_gw_ratelimit_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_gw_ratelimit_exit_process,    /* exit process */
+    ngx_http_gw_ratelimit_exit_process,    /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -2864,4 +2865,14 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* the SHA-256 fetched once for the process, given back at its exit */
+
+static void
+ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle)
+{
+    EVP_MD_free(ngx_http_gw_ratelimit_sha256);
+    ngx_http_gw_ratelimit_sha256 = NULL;
 }
