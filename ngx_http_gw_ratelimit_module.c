@@ -323,6 +323,7 @@ static char *ngx_http_gw_ratelimit(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_gw_ratelimit_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gw_ratelimit_flush_cleanup(void *data);
 static void ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle);
 
 
@@ -2819,6 +2820,7 @@ static ngx_int_t
 ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                          i;
+    ngx_pool_cleanup_t                 *cln;
     ngx_http_gw_ratelimit_zone_t      **zp, *zone;
     ngx_http_gw_ratelimit_flush_t      *flush;
     ngx_http_gw_ratelimit_main_conf_t  *rmcf;
@@ -2849,10 +2851,18 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        cln = ngx_pool_cleanup_add(cycle->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
         flush->pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cycle->log);
         if (flush->pool == NULL) {
             return NGX_ERROR;
         }
+
+        cln->handler = ngx_http_gw_ratelimit_flush_cleanup;
+        cln->data = flush->pool;
 
         flush->zone = zone;
 
@@ -2865,6 +2875,17 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* the worker's cycle pool goes at its exit, and the flush pool with it */
+
+static void
+ngx_http_gw_ratelimit_flush_cleanup(void *data)
+{
+    ngx_pool_t  *pool = data;
+
+    ngx_destroy_pool(pool);
 }
 
 
