@@ -32,7 +32,8 @@ use Scalar::Util qw(looks_like_number);
 use Time::HiRes qw(sleep time);
 
 use NginxGw::Util qw(free_port spawn stop_process wait_listening
-                     http_exchange parse_http_response);
+                     http_exchange parse_http_response sanitizer_env
+                     sanitizer_directives check_sanitizers);
 use NginxGw::Valgrind ();
 
 our @EXPORT = qw(
@@ -190,6 +191,10 @@ sub run_test ($) {
     }
 
     _stop_nginx($blk) if $blk->{pid};
+
+    # under ASan (TEST_NGINX_USE_ASAN=1), a sanitizer report of the
+    # block's nginx fails the block
+    check_sanitizers($LogDir, $name);
 
     if (_failures($tb) > $failed) {
         _keep_failed_files($blk);
@@ -486,14 +491,17 @@ sub _spawn_nginx {
 
         _write_conf($blk);
 
-        my $cmd = [$NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile];
+        my $g = sanitizer_directives();
+        my $cmd = [$NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile,
+                   ($g ne '' ? ('-g', $g) : ())];
         $cmd = NginxGw::Valgrind::command($cmd, $blk->{valgrind_log})
             if $blk->{valgrind_log};
 
         Test::More::diag("$blk->{name}: @$cmd (port $ServerPort)")
             if $Verbose;
 
-        my $pid = spawn($cmd, $StderrFile);
+        my $pid = spawn($cmd, $StderrFile,
+                        sanitizer_env($LogDir, leaks => $must_die ? 0 : 1));
         ($why, $status) = wait_listening($pid, $ServerPort,
                                          $must_die ? 10 : 10 * $SlowFactor);
 
@@ -572,7 +580,9 @@ sub _keep_failed_files {
 
     my $dir = sprintf "%s/failed/block-%03d", $ServRoot, $blk->{seq};
     make_path($dir);
-    for my $f ($ConfFile, glob("$LogDir/*.log"), $blk->{valgrind_log}) {
+    for my $f ($ConfFile, glob("$LogDir/*.log $LogDir/asan.* "
+                               . "$LogDir/ubsan.*"), $blk->{valgrind_log})
+    {
         File::Copy::copy($f, $dir) if defined $f && -f $f;
     }
     Test::More::diag("nginx.conf and logs of the failed block: $dir");
@@ -630,6 +640,7 @@ sub _run_must_die {
         }
 
         _check_error_log($blk, $rep);
+        check_sanitizers($LogDir, $name);
     }
 }
 
