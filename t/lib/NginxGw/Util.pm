@@ -369,7 +369,7 @@ sub sanitizer_directives {
 # valgrind_command(\@cmd, $dir): under TEST_NGINX_USE_VALGRIND=1 the
 # command that runs @cmd under memcheck (NginxGw::Valgrind), one log per
 # process, $dir/valgrind.PID.log (the master and each worker); else @cmd.
-# Test::Nginx::Socket blocks have their own (master_process off).
+# Test::Nginx::Socket blocks have their own.
 sub valgrind_command {
     my ($cmd, $dir) = @_;
 
