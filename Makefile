@@ -2,6 +2,9 @@
 #
 #   make            build every module into build/modules/*.so
 #   make test       build, then run the whole t/ suite (prove)
+#   make test-asan  the suite with the modules built with AddressSanitizer
+#                   and UBSan (build/asan/), loaded into the same nginx
+#   make test-valgrind  the suite with nginx under valgrind's memcheck
 #   make demo       run examples/nginx.conf on 127.0.0.1:8080 (Ctrl-C stops)
 #   make bench      benchmarks against plain nginx proxying, same run
 #   make fuzz       libFuzzer targets, FUZZ_TIME seconds each (default 60)
@@ -41,7 +44,9 @@ MODULE_NAMES := ngx_http_gw_webhook_module ngx_http_gw_breaker_module \
                 ngx_http_gw_status_module
 MODULE_SOS   := $(MODULE_NAMES:%=$(MODULES_DIR)/%.so)
 
-.PHONY: all modules modules-build deps test demo bench fuzz fuzz-regress clean
+.PHONY: all modules modules-build modules-asan deps test test-asan \
+        test-valgrind demo \
+        bench fuzz fuzz-regress clean
 
 all: modules
 
@@ -79,7 +84,8 @@ $(NGX_BUILD)/objs/Makefile: $(NGX_BUILD)/.copied $(TOP)/config
 	else \
 	    flags=( --with-compat --with-http_ssl_module --with-threads ); \
 	fi; \
-	./configure "$${flags[@]}" --add-dynamic-module=$(TOP) \
+	./configure "$${flags[@]}" $(NGX_EXTRA_FLAGS) \
+	    --add-dynamic-module=$(TOP) \
 	    > $(BUILD)/configure.log 2>&1 \
 	    || { tail -20 $(BUILD)/configure.log; exit 1; }
 
@@ -100,6 +106,40 @@ test: modules fuzz-regress
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS) $(ECHO_MODULE)" \
 	TEST_NGINX_MODULES_DIR=$(MODULES_DIR) \
+	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
+
+# Sanitizers (README, "Sanitizers").  test-asan builds the modules again
+# in build/asan/ with ASan and UBSan, from a source tree configured as the
+# normal one plus the sanitizer flags, and runs the suite with them in
+# Debian's nginx, which is not instrumented: the runner preloads gcc's ASan
+# runtime into nginx (TEST_NGINX_ASAN_RUNTIME), gives each nginx its own
+# log_path and fails a block whose nginx wrote a sanitizer report.
+ASAN_BUILD   := $(BUILD)/asan
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_RUNTIME  = $(shell $(CC) -print-file-name=libasan.so)
+
+modules-asan: deps
+	ASAN_OPTIONS=detect_leaks=0 $(MAKE) modules-build BUILD=$(ASAN_BUILD) \
+	    NGX_EXTRA_FLAGS="--with-cc-opt='$(ASAN_FLAGS) \
+	        -include $(TOP)/t/lib/asan_palloc.h' \
+	        --with-ld-opt='$(ASAN_FLAGS)'"
+
+test-asan: modules-asan
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS:$(BUILD)/%=$(ASAN_BUILD)/%) \
+	    $(ECHO_MODULE)" \
+	TEST_NGINX_MODULES_DIR=$(ASAN_BUILD)/modules \
+	TEST_NGINX_USE_ASAN=1 TEST_NGINX_ASAN_RUNTIME=$(ASAN_RUNTIME) \
+	GW_TEST_WORK=$(ASAN_BUILD)/t/run \
+	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
+
+# test-valgrind: the normal modules, every nginx of the suite under
+# memcheck (t/lib/NginxGw/Valgrind.pm, suppressions t/lib/valgrind.suppress)
+test-valgrind: modules
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(MODULE_SOS) $(ECHO_MODULE)" \
+	TEST_NGINX_MODULES_DIR=$(MODULES_DIR) \
+	TEST_NGINX_USE_VALGRIND=1 GW_TEST_WORK=$(BUILD)/valgrind/t/run \
 	    t/run prove -I t/lib -j$(PROVE_JOBS) -r t/
 
 # The fuzz targets (fuzz/README.md): "make fuzz" fuzzes each for FUZZ_TIME

@@ -1896,8 +1896,16 @@ ngx_http_gw_auth_cache_store(ngx_http_request_t *r,
     }
 
     p = ngx_cpymem(data, &sum, sizeof(ngx_http_gw_auth_summary_t));
-    p = ngx_cpymem(p, ctx->subject.data, ctx->subject.len);
-    p = ngx_cpymem(p, ctx->scope.data, ctx->scope.len);
+
+    /* an unset subject or scope has no data: memcpy() from NULL is UB */
+
+    if (ctx->subject.len) {
+        p = ngx_cpymem(p, ctx->subject.data, ctx->subject.len);
+    }
+
+    if (ctx->scope.len) {
+        p = ngx_cpymem(p, ctx->scope.data, ctx->scope.len);
+    }
 
     if (answer) {
         p = ngx_cpymem(p, answer->data, answer->len);

@@ -345,6 +345,8 @@ static char *ngx_http_gw_ratelimit(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_gw_ratelimit_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle);
+static void ngx_http_gw_ratelimit_flush_cleanup(void *data);
+static void ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_gw_ratelimit_headers_modes[] = {
@@ -549,8 +551,8 @@ ngx_module_t  ngx_http_gw_ratelimit_module = {
     ngx_http_gw_ratelimit_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_gw_ratelimit_exit_process,    /* exit process */
+    ngx_http_gw_ratelimit_exit_process,    /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -3115,6 +3117,7 @@ static ngx_int_t
 ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                          i;
+    ngx_pool_cleanup_t                 *cln;
     ngx_http_gw_ratelimit_zone_t      **zp, *zone;
     ngx_http_gw_ratelimit_flush_t      *flush;
     ngx_http_gw_ratelimit_main_conf_t  *rmcf;
@@ -3145,10 +3148,18 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        cln = ngx_pool_cleanup_add(cycle->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
         flush->pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cycle->log);
         if (flush->pool == NULL) {
             return NGX_ERROR;
         }
+
+        cln->handler = ngx_http_gw_ratelimit_flush_cleanup;
+        cln->data = flush->pool;
 
         flush->zone = zone;
 
@@ -3161,4 +3172,25 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/* the worker's cycle pool goes at its exit, and the flush pool with it */
+
+static void
+ngx_http_gw_ratelimit_flush_cleanup(void *data)
+{
+    ngx_pool_t  *pool = data;
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* the SHA-256 fetched once for the process, given back at its exit */
+
+static void
+ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle)
+{
+    EVP_MD_free(ngx_http_gw_ratelimit_sha256);
+    ngx_http_gw_ratelimit_sha256 = NULL;
 }

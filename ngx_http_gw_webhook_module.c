@@ -590,8 +590,10 @@ ngx_http_gw_webhook_headers(ngx_http_request_t *r,
             sig = def->prefix;
         }
 
+        /* an empty prefix (shopify, hmac without prefix=) may be NULL */
+
         if (value.len < sig.len
-            || ngx_strncmp(value.data, sig.data, sig.len) != 0)
+            || (sig.len && ngx_strncmp(value.data, sig.data, sig.len) != 0))
         {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "gw_webhook: malformed \"%V\" header", name);

@@ -20,7 +20,8 @@ use NginxGw::Valgrind;
 my $Top      = abs_path(dirname(abs_path(__FILE__)) . '/..');
 my $Nginx    = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my $Echo     = '/usr/lib/nginx/modules/ngx_http_echo_module.so';
-my $ServRoot = "$Top/build/t/000-runner";
+my $ServRoot = ($ENV{TEST_NGINX_SERVROOT} // "$Top/build/t")
+               . "/000-runner";
 
 plan skip_all => "no nginx binary at $Nginx" unless -x $Nginx;
 plan skip_all => "the fixtures need the echo module ($Echo, Debian "
@@ -217,6 +218,68 @@ _LOG_
 
     ok(-f NginxGw::Valgrind::suppressions_file(),
        'the valgrind suppressions file exists');
+}
+
+# the sanitizer log checker (make test-asan), on canned logs: ASan and
+# UBSan errors count, leaks only with one of our frames on the stack
+{
+    my $dir = "$ServRoot/asan-logs";
+    remove_tree($dir);
+    File::Path::make_path($dir);
+
+    my %logs = (
+        'asan.1' => <<'_LOG_',
+=================================================================
+==1==ERROR: LeakSanitizer: detected memory leaks
+
+Indirect leak of 15360 byte(s) in 1 object(s) allocated from:
+    #0 0x7f2 in __interceptor_malloc asan_malloc_linux.cpp:69
+    #1 0x55e in ngx_alloc (/usr/sbin/nginx+0x4ccfe)
+    #2 0x55e  (/usr/sbin/nginx+0x47af7)
+
+SUMMARY: AddressSanitizer: 15360 byte(s) leaked in 1 allocation(s).
+_LOG_
+        'asan.2' => <<'_LOG_',
+=================================================================
+==2==ERROR: LeakSanitizer: detected memory leaks
+
+Direct leak of 240 byte(s) in 1 object(s) allocated from:
+    #0 0x7f2 in __interceptor_malloc asan_malloc_linux.cpp:69
+    #1 0x7f3 in EVP_MD_fetch (/lib/x86_64-linux-gnu/libcrypto.so.3+0x1f71b9)
+    #2 0x7f4 in ngx_http_gw_ratelimit_init ngx_http_gw_ratelimit_module.c:2751
+
+Indirect leak of 8 byte(s) in 1 object(s) allocated from:
+    #0 0x7f2 in __interceptor_malloc asan_malloc_linux.cpp:69
+    #1 0x55e in ngx_alloc (/usr/sbin/nginx+0x4ccfe)
+
+SUMMARY: AddressSanitizer: 248 byte(s) leaked in 2 allocation(s).
+_LOG_
+        'error.log' => <<'_LOG_',
+2026/01/01 00:00:00 [notice] 3#3: start worker processes
+x.c:1629:9: runtime error: null pointer passed as argument 2
+    #0 0x7f in ngx_http_gw_auth_cache_store x.c:1629
+_LOG_
+    );
+
+    for my $name (keys %logs) {
+        open my $fh, '>', "$dir/$name" or die "$dir/$name: $!";
+        print $fh $logs{$name};
+        close $fh;
+    }
+
+    local $NginxGw::Util::UseAsan = 1;
+    my %got = map { $_->[0] =~ s{.*/}{}r => $_->[1] }
+              NginxGw::Util::sanitizer_reports($dir);
+
+    ok(!exists $got{'asan.1'},
+       'sanitizer checker: a leak of nginx\'s own (no gw frame) is left out');
+    ok(defined $got{'asan.2'} && $got{'asan.2'} =~ /gw_ratelimit_init/
+       && $got{'asan.2'} =~ /1 leaks without an nginx-gw frame left out/,
+       'sanitizer checker: a leak with one of our frames fails')
+        or diag(explain \%got);
+    ok(defined $got{'error.log'} && $got{'error.log'} =~ /^x\.c.*runtime/,
+       'sanitizer checker: a UBSan report in the error log fails')
+        or diag(explain \%got);
 }
 
 # (8) NginxGw::Util: boot a whole nginx.conf, talk to it, stop it

@@ -38,6 +38,10 @@ use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 
+use lib "$FindBin::Bin/lib";
+use NginxGw::Util qw(sanitizer_env sanitizer_directives check_sanitizers
+                     valgrind_command);
+
 my $root = abs_path("$FindBin::Bin/..");
 my $example = "$root/examples/nginx.conf";
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t") . "/010-example";
@@ -49,8 +53,8 @@ my $nginx_pid;
 # Stop nginx on any exit: normal end, die, alarm, Ctrl-C.  The handlers exit
 # rather than die: HTTP::Tiny turns a die inside a request into a 599 reply.
 $SIG{INT} = $SIG{TERM} = sub { diag("interrupted by SIG$_[0]"); exit 1 };
-$SIG{ALRM} = sub { diag("timeout: the test took more than 60 s"); exit 1 };
-alarm 60;
+$SIG{ALRM} = sub { diag("timeout: the test took too long"); exit 1 };
+alarm($ENV{TEST_NGINX_USE_VALGRIND} ? 900 : 60);
 
 END {
     local $?;
@@ -570,6 +574,7 @@ SKIP: {
 my $pgid = $nginx_pid;
 stop_nginx();
 ok(!kill(0, -$pgid), 'nginx and its workers stopped');
+check_sanitizers("$prefix/logs", 'the example gateway');
 
 done_testing();
 
@@ -636,14 +641,18 @@ sub start_nginx {
         setpgrp(0, 0);
         open STDOUT, '>', "$prefix/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
-        exec $nginx, '-p', "$prefix/", '-c', "$prefix/nginx.conf",
-             '-g', 'daemon off;';
+        my $env = sanitizer_env("$prefix/logs");
+        @ENV{keys %$env} = values %$env;
+        exec @{ valgrind_command([$nginx, '-p', "$prefix/", '-c',
+                                  "$prefix/nginx.conf", '-g',
+                                  'daemon off; ' . sanitizer_directives()],
+                                 "$prefix/logs") };
         exit 127;
     }
 
     $nginx_pid = $pid;
 
-    my $deadline = time + 10;
+    my $deadline = time + ($ENV{TEST_NGINX_USE_VALGRIND} ? 60 : 10);
     while (time < $deadline) {
         if (waitpid($pid, WNOHANG) == $pid) {
             $nginx_pid = undef;
@@ -657,7 +666,7 @@ sub start_nginx {
         sleep 0.05;
     }
 
-    BAIL_OUT("nginx did not listen on 127.0.0.1:$gw within 10 s");
+    BAIL_OUT("nginx did not listen on 127.0.0.1:$gw in time");
 }
 
 

@@ -68,6 +68,7 @@ gw_ratelimit: limiting requests by zone "tb", limit 5, retry after
 --- response_headers eval
 ["X-RateLimit-Remaining: 1", "X-RateLimit-Remaining: 0", "Retry-After: 1",
  "!X-RateLimit-Remaining", "X-RateLimit-Remaining: 0", "Retry-After: 1"]
+--- skip_eval: 12: $ENV{TEST_NGINX_USE_VALGRIND}
 
 
 

@@ -18,6 +18,9 @@
 # The Redis server is shared by every test of the run, and nginx restarts
 # for each block: every block's limiter keys carry $TEST_NGINX_RLID, unique
 # to this run, and the block number.
+#
+# The Redis timeout is $TEST_NGINX_REDIS_TIMEOUT: the client's default,
+# 50ms, except under valgrind (set by Test::Nginx::Socket).
 
 use Test::Nginx::Socket 'no_plan';
 
@@ -33,7 +36,7 @@ __DATA__
 
 === TEST 1: sliding window in Redis, rate=5r/m: five pass, the sixth is rejected with 429
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone sw key=$TEST_NGINX_RLID-1 rate=5r/m redis=main;
 --- config
     location = /t {
@@ -70,7 +73,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 2: token bucket in Redis, rate=5r/m: five pass, the sixth is rejected with 429
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone tb key=$TEST_NGINX_RLID-2 rate=5r/m
                       algorithm=token_bucket redis=main;
 --- config
@@ -108,7 +111,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 3: every limiter key counts on its own (key=$arg_u), in Redis
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone perkey key=$TEST_NGINX_RLID-3-$arg_u rate=2r/m
                       redis=main;
 --- config
@@ -126,7 +129,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 4: the variables $gw_ratelimit_remaining and $gw_ratelimit_reset
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone vars key=$TEST_NGINX_RLID-4 rate=2r/m redis=main;
 --- config
     location = /t {
@@ -151,7 +154,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 5: gw_ratelimit_status 503 with Redis
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone st key=$TEST_NGINX_RLID-5 rate=1r/m redis=main;
 --- config
     location = /t {
@@ -170,7 +173,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 6: gw_ratelimit_headers legacy: X-RateLimit-* only
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone hl key=$TEST_NGINX_RLID-6 rate=1r/m redis=main;
 --- config
     location = /t {
@@ -192,7 +195,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 7: gw_ratelimit_headers draft: RateLimit and RateLimit-Policy only
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone hd key=$TEST_NGINX_RLID-7 rate=1r/m redis=main;
 --- config
     location = /t {
@@ -214,7 +217,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 8: gw_ratelimit_headers off: no rate limit headers on a pass
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone ho key=$TEST_NGINX_RLID-8 rate=1r/m redis=main;
 --- config
     location = /t {
@@ -234,7 +237,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 9: cost=2 counts two requests in Redis; cost from a variable
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone c2 key=$TEST_NGINX_RLID-9a rate=5r/m redis=main;
     gw_ratelimit_zone cv key=$TEST_NGINX_RLID-9b rate=5r/m redis=main;
 --- config
@@ -261,7 +264,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 10: dry_run: over the limit is DRY_RUN and passes
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone dr key=$TEST_NGINX_RLID-10 rate=2r/m redis=main;
 --- config
     location = /t {
@@ -283,7 +286,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 11: two limits in one location (one in Redis, one in shared memory): all must pass
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone wide key=$TEST_NGINX_RLID-11a rate=10r/m redis=main;
     gw_ratelimit_zone tight key=$TEST_NGINX_RLID-11b rate=3r/m size=1m;
 --- config
@@ -307,7 +310,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 12: one zone, two locations: one count in Redis
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone shared key=$TEST_NGINX_RLID-12 rate=3r/m redis=main;
 --- config
     location = /a {
@@ -327,7 +330,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 13: rate=2r/s window=1s in Redis: the third request within the second is rejected, the window frees them after it
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone sec key=$TEST_NGINX_RLID-13 rate=2r/s window=1s
                       redis=main;
 --- config
@@ -349,7 +352,7 @@ qr/\[error\](?!.*limiting requests by zone)/
 
 === TEST 14: an internal redirect does not count a request twice in Redis
 --- http_config
-    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    gw_redis main 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=$TEST_NGINX_REDIS_TIMEOUT;
     gw_ratelimit_zone redir key=$TEST_NGINX_RLID-14 rate=2r/m redis=main;
 --- config
     location = /t {

@@ -37,8 +37,9 @@ my $port = free_port();
 my $rp = $redis->port;
 
 my $nginx = gw_nginx("$prefix/nginx", <<"_EOC_");
-    gw_redis main 127.0.0.1:$rp;
-    gw_redis sock unix:$prefix/redis/redis.sock;
+    gw_redis main 127.0.0.1:$rp timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
+    gw_redis sock unix:$prefix/redis/redis.sock
+                  timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
     gw_ratelimit_zone sw key=\$arg_k rate=5r/m redis=main;
     gw_ratelimit_zone tb key=\$arg_k rate=5r/m algorithm=token_bucket
                       redis=main;

@@ -35,7 +35,7 @@ my @gw;
 for my $i (1, 2) {
     my $port = free_port();
     my $n = gw_nginx("$prefix/gw$i", <<"_EOC_", workers => 2);
-    gw_redis main 127.0.0.1:$rp;
+    gw_redis main 127.0.0.1:$rp timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
     gw_ratelimit_zone sw key=\$arg_k rate=10r/m redis=main;
     gw_ratelimit_zone tb key=\$arg_k rate=10r/m algorithm=token_bucket
                       redis=main;

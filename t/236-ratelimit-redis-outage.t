@@ -41,6 +41,9 @@ use NginxGw::Util qw(free_port);
 use NginxGw::Redis qw(redis_available redis_start gw_nginx timed_get);
 
 plan skip_all => 'redis-server not installed' unless redis_available();
+plan skip_all => 'under valgrind: the phases measure latencies (300 ms '
+                 . 'bounds) with timeout=50ms'
+    if $ENV{TEST_NGINX_USE_VALGRIND};
 
 my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")

@@ -41,7 +41,8 @@ my $rp = $redis->port;
 my $port = free_port();
 
 my $nginx = gw_nginx("$prefix/nginx", <<"_EOC_");
-    gw_redis sec   127.0.0.1:$rp tls password=$secret;
+    gw_redis sec   127.0.0.1:$rp tls password=$secret
+                   timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
     gw_redis plain 127.0.0.1:$rp password=$secret timeout=100ms;
     gw_ratelimit_zone t  key=\$arg_k rate=5r/m redis=sec on_redis_error=deny;
     gw_ratelimit_zone tb key=\$arg_k rate=5r/m algorithm=token_bucket

@@ -54,6 +54,7 @@ main::answers(20, 's', 0, 2)
 
 
 === TEST 2: the same with the slow peer listed second
+--- skip_eval: 3: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream u {
         gw_least_time header;

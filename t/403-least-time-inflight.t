@@ -34,6 +34,8 @@ plan skip_all => "no nginx at $nginx_bin" unless -x $nginx_bin;
 plan skip_all => 'TEST_NGINX_LOAD_MODULES must load the gw_least_time and '
                  . 'echo modules'
     unless grep(/least_time/, @modules) && grep(/echo/, @modules);
+plan skip_all => 'under valgrind: peers chosen by response times a few ms '
+                 . 'apart' if $ENV{TEST_NGINX_USE_VALGRIND};
 
 
 sub conf {

@@ -77,6 +77,7 @@ qr/gw_breaker: peer 127\.0\.0\.1:$ENV{TEST_NGINX_RAND_PORT_1} of upstream "u" op
 
 
 === TEST 2: after the open time the peer is probed, closes again and, being the fastest, takes the traffic back: its picks released while open left no request in flight behind
+--- skip_eval: 4: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config eval
 <<'_EOC_' . $main::backends
     upstream u {

@@ -12,6 +12,7 @@ run_tests();
 __DATA__
 
 === TEST 1: header mode: 0 for a peer never tried, then its time to the header in microseconds (about 100000 for 100 ms)
+--- skip_eval: 8: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream u {
         gw_least_time header;
@@ -62,6 +63,7 @@ __DATA__
 
 
 === TEST 3: the score is divided by the weight: 100 ms with weight=4 scores about 25000
+--- skip_eval: 6: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream u {
         gw_least_time header;

@@ -19,8 +19,9 @@ use Digest::SHA qw(hmac_sha256_hex);
 our $now     = time();
 
 # how far inside or outside the tolerance the edge tests stamp their
-# deliveries: a few seconds, more under valgrind, where nginx starts slowly
-our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 3;
+# deliveries: a few seconds, more under valgrind or ASan (slower starts)
+our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} || $ENV{TEST_NGINX_USE_ASAN}
+              ? 20 : 3;
 our $secret  = 'whsec_' . join '', map { ('a'..'z', 'A'..'Z', 0..9)[rand 62] } 1 .. 32;
 our $secret2 = 'whsec_' . join '', map { ('a'..'z', 'A'..'Z', 0..9)[rand 62] } 1 .. 32;
 our $other   = 'whsec_wrong';

@@ -29,8 +29,9 @@ sub rand_bytes { join '', map { chr int rand 256 } 1 .. $_[0] }
 our $now     = time();
 
 # how far inside or outside the tolerance the edge tests stamp their
-# deliveries: a few seconds, more under valgrind, where nginx starts slowly
-our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 3;
+# deliveries: a few seconds, more under valgrind or ASan (slower starts)
+our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} || $ENV{TEST_NGINX_USE_ASAN}
+              ? 20 : 3;
 our $secret  = 'whsec_' . encode_base64(rand_bytes(32), '');
 our $secret2 = 'whsec_' . encode_base64(rand_bytes(24), '');
 our $other   = 'whsec_' . encode_base64('another key, not ours', '');

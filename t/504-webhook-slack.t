@@ -24,8 +24,9 @@ our $doc_sig    = 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c
 our $now     = time();
 
 # how far inside or outside the tolerance the edge tests stamp their
-# deliveries: a few seconds, more under valgrind, where nginx starts slowly
-our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} ? 20 : 3;
+# deliveries: a few seconds, more under valgrind or ASan (slower starts)
+our $slack   = $ENV{TEST_NGINX_USE_VALGRIND} || $ENV{TEST_NGINX_USE_ASAN}
+              ? 20 : 3;
 our $secret  = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
 our $secret2 = join '', map { sprintf '%02x', int rand 256 } 1 .. 16;
 our $other   = '00000000000000000000000000000000';

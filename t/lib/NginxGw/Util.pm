@@ -30,9 +30,19 @@ use Time::HiRes qw(sleep time);
 our @EXPORT_OK = qw(
     free_port port_listening spawn stop_process wait_listening
     start_nginx http_request http_exchange parse_http_response
+    sanitizer_env sanitizer_directives sanitizer_reports check_sanitizers
+    valgrind_command
 );
 
 our $NginxBinary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+
+# Timeouts inside nginx.conf that nginx under valgrind or ASan cannot keep
+# (the first requests under valgrind run code it has not translated yet):
+# $TEST_NGINX_REDIS_TIMEOUT (in configs; $ENV{...} in plain tests) is the
+# Redis client's default, 50ms, and 5s under valgrind, 500ms under ASan.
+$ENV{TEST_NGINX_REDIS_TIMEOUT} //= $ENV{TEST_NGINX_USE_VALGRIND} ? '5s'
+                                 : $ENV{TEST_NGINX_USE_ASAN} ? '500ms'
+                                 : '50ms';
 
 
 # ------------------------------------------------------------------------
@@ -146,10 +156,11 @@ sub port_listening {
 our %Children;      # pid => 1 for every live process started by spawn()
 
 # Start @$argv as a child in its own process group, stdin from /dev/null,
-# stdout and stderr appended to $out_file.  Returns the pid.
+# stdout and stderr appended to $out_file; %$env is added to the child's
+# environment.  Returns the pid.
 
 sub spawn {
-    my ($argv, $out_file) = @_;
+    my ($argv, $out_file, $env) = @_;
 
     my $parent = $$;
     my $pid = fork;
@@ -163,6 +174,7 @@ sub spawn {
             open STDIN, '<', '/dev/null' or die "stdin: $!";
             open STDOUT, '>>', $out_file or die "$out_file: $!";
             open STDERR, '>&', \*STDOUT or die "stderr: $!";
+            @ENV{keys %$env} = values %$env if $env;
             exec { $argv->[0] } @$argv or die "exec $argv->[0]: $!";
         };
         print STDERR "spawn: $@";
@@ -285,6 +297,171 @@ for my $sig (qw(INT TERM HUP)) {
 
 
 # ------------------------------------------------------------------------
+# Sanitizers ("make test-asan"): with TEST_NGINX_USE_ASAN=1 the modules are
+# built with ASan and UBSan, but nginx is not, so its process must start
+# with the ASan runtime preloaded (TEST_NGINX_ASAN_RUNTIME, gcc's
+# libasan.so).  Workers are forks of the master and keep the runtime.
+# Each report goes to a file "asan.PID" or "ubsan.PID" in the directory
+# given (nginx's logs/), or to stderr, which nginx points at its error log;
+# a report of ours there fails the test that started nginx.
+#
+# Under valgrind (TEST_NGINX_USE_VALGRIND=1) plain tests run their nginx
+# under memcheck too, master and workers, with one log per process there.
+
+our $UseAsan = $ENV{TEST_NGINX_USE_ASAN};
+
+# t/lib/asan.suppress, t/lib/lsan.suppress
+sub _suppressions_file {
+    my ($name) = @_;
+    require File::Basename;
+    require File::Spec;
+    my $dir = File::Spec->rel2abs(File::Basename::dirname(__FILE__));
+    return "$dir/../$name.suppress";
+}
+
+# sanitizer_env($dir, %opt) -> { NAME => value } for the nginx process,
+# empty unless under ASan.  Options: leaks => 0 for an nginx that must fail
+# to start (it exits from main() without freeing its configuration or
+# calling the modules' exit handlers, so all of it would be "leaked").
+# Our modules are preloaded too (besides being loaded by load_module):
+# nginx unloads them before it exits, and LeakSanitizer could not name
+# their functions any more.
+sub sanitizer_env {
+    my ($dir, %opt) = @_;
+
+    return {} unless $UseAsan;
+
+    my $rt = $ENV{TEST_NGINX_ASAN_RUNTIME}
+        or die "TEST_NGINX_USE_ASAN needs TEST_NGINX_ASAN_RUNTIME (the "
+               . "path of libasan.so)\n";
+
+    my @gw = grep { m{/ngx_http_gw_\w+\.so$} }
+             split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
+
+    return {
+        LD_PRELOAD    => join(' ', $rt, @gw),
+        ASAN_OPTIONS  => join(':', 'detect_leaks=' . ($opt{leaks} // 1),
+                              'halt_on_error=1', 'abort_on_error=1',
+                              'detect_stack_use_after_return=1',
+                              'strict_string_checks=1',
+                              'check_initialization_order=1',
+                              'fast_unwind_on_malloc=0',
+                              'malloc_context_size=30',
+                              'suppressions=' . _suppressions_file('asan'),
+                              "log_path=$dir/asan"),
+        LSAN_OPTIONS  => join(':', 'suppressions='
+                                   . _suppressions_file('lsan'),
+                              'print_suppressions=0', 'exitcode=0'),
+        UBSAN_OPTIONS => join(':', 'print_stacktrace=1', 'halt_on_error=1',
+                              "log_path=$dir/ubsan"),
+    };
+}
+
+# sanitizer_directives() -> directives for nginx's -g that keep the
+# options in nginx's environment: nginx clears it in workers (and in
+# single-process mode) except for variables named by "env", and UBSan reads
+# its options only when it reports.  '' unless under ASan.
+sub sanitizer_directives {
+    return '' unless $UseAsan;
+    return 'env ASAN_OPTIONS; env LSAN_OPTIONS; env UBSAN_OPTIONS; ';
+}
+
+# valgrind_command(\@cmd, $dir): under TEST_NGINX_USE_VALGRIND=1 the
+# command that runs @cmd under memcheck (NginxGw::Valgrind), one log per
+# process, $dir/valgrind.PID.log (the master and each worker); else @cmd.
+# Test::Nginx::Socket blocks have their own.
+sub valgrind_command {
+    my ($cmd, $dir) = @_;
+
+    return $cmd unless $ENV{TEST_NGINX_USE_VALGRIND};
+
+    require NginxGw::Valgrind;
+    return NginxGw::Valgrind::command($cmd, "$dir/valgrind.%p.log");
+}
+
+# sanitizer_reports($dir) -> list of [file, text] of the sanitizer reports
+# and valgrind errors written there.
+sub sanitizer_reports {
+    my ($dir) = @_;
+
+    my @out;
+
+    if ($UseAsan) {
+        for my $log (grep { -s } sort glob "$dir/asan.* $dir/ubsan.*") {
+            my $text = _our_reports(_slurp($log));
+            push @out, [$log, $text] if $text ne '';
+        }
+
+        # what a sanitizer wrote to stderr, which nginx points at its
+        # error log
+        for my $log (grep { -f } "$dir/error.log", "$dir/stderr.log") {
+            my $text = _slurp($log);
+            if ($text =~ /^([^\n]*(?:runtime\ error:|ERROR:\ \w+Sanitizer)
+                           .*)\z/msx)
+            {
+                push @out, [$log, $1];
+            }
+        }
+    }
+
+    if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+        require NginxGw::Valgrind;
+        for my $log (sort glob "$dir/valgrind.*.log") {
+            my @err = NginxGw::Valgrind::errors(_slurp($log));
+            push @out, [$log, join "\n", @err] if @err;
+        }
+    }
+
+    return @out;
+}
+
+# The part of a sanitizer log that is ours: every ASan or UBSan error, but
+# of a LeakSanitizer report only the leaks allocated with one of our
+# functions on the stack.  Debian's nginx is stripped of its static
+# functions, so its own leaks at exit (the connection and event arrays of
+# ngx_event_process_init(), allocated with ngx_alloc() and never freed)
+# cannot be named in t/lib/lsan.suppress without hiding every leak of a
+# worker; but a leak of ours always has one of our frames on its stack.
+# Our modules are preloaded, so their frames are named even though nginx
+# unloads them at exit ("<unknown module>" is counted as ours anyway).
+sub _our_reports {
+    my ($text) = @_;
+
+    return $text unless $text =~ /ERROR: LeakSanitizer: detected memory/;
+
+    my ($head, @leaks) = split /\n(?=(?:Direct|Indirect) leak of )/, $text;
+    my @ours = grep { /\bngx_http_gw_\w+|<unknown module>/ } @leaks;
+
+    return '' unless @ours;
+
+    $ours[-1] =~ s/\nSUMMARY: .*//s;
+    return join "\n", $head, @ours,
+        "(" . (@leaks - @ours) . " leaks without an nginx-gw frame left out)\n";
+}
+
+# check_sanitizers($dir, $name): one failed test (with the first report as
+# diagnostics) if a sanitizer or valgrind reported anything into $dir;
+# nothing otherwise, so that plans stay right.  A log is reported once.
+my %Reported;
+
+sub check_sanitizers {
+    my ($dir, $name) = @_;
+
+    my @new = grep { !$Reported{ $_->[0] }++ } sanitizer_reports($dir);
+    return 1 unless @new;
+
+    require Test::More;
+    Test::More::fail("$name - no AddressSanitizer/UBSan/valgrind report");
+    my $text = $new[0][1];
+    my @lines = split /^/m, $text;
+    splice @lines, 60 if @lines > 60;
+    Test::More::diag(scalar(@new) . " report(s), the first "
+                     . "($new[0][0]):\n" . join '', @lines);
+    return 0;
+}
+
+
+# ------------------------------------------------------------------------
 # Booting a complete nginx.conf, for plain Test::More tests.
 #
 #   start_nginx($conf_text, $prefix, %opt) -> handle
@@ -340,11 +517,14 @@ sub start_nginx {
     die "start_nginx: no port to wait for (pass port => N)\n" unless $port;
 
     my $out = "$prefix/logs/stderr.log";
+    $g .= sanitizer_directives();
     my @cmd = ($opt{binary} || $NginxBinary, '-p', "$prefix/", '-c', $file,
                ($g ne '' ? ('-g', $g) : ()));
 
-    my $pid = spawn(\@cmd, $out);
-    my ($why) = wait_listening($pid, $port, $opt{timeout} || 10);
+    my $pid = spawn(valgrind_command(\@cmd, "$prefix/logs"), $out,
+                    sanitizer_env("$prefix/logs"));
+    my ($why) = wait_listening($pid, $port, ($opt{timeout} || 10)
+                               * ($ENV{TEST_NGINX_USE_VALGRIND} ? 3 : 1));
 
     if ($why ne '') {
         stop_process($pid, 1);
@@ -380,11 +560,15 @@ sub error_log_text {
 }
 
 # Graceful stop; returns nginx's wait status (0 when it exited cleanly).
+# Under ASan or valgrind, a report of this nginx fails a test.
 sub stop {
     my ($self) = @_;
     my $pid = delete $self->{pid};
     return undef unless $pid;
-    return NginxGw::Util::stop_process($pid, 10);
+    my $status = NginxGw::Util::stop_process($pid, 10);
+    NginxGw::Util::check_sanitizers("$self->{prefix}/logs",
+                                    "nginx in $self->{prefix}");
+    return $status;
 }
 
 sub DESTROY {

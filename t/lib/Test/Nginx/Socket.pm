@@ -32,7 +32,8 @@ use Scalar::Util qw(looks_like_number);
 use Time::HiRes qw(sleep time);
 
 use NginxGw::Util qw(free_port spawn stop_process wait_listening
-                     http_exchange parse_http_response);
+                     http_exchange parse_http_response sanitizer_env
+                     sanitizer_directives check_sanitizers);
 use NginxGw::Valgrind ();
 
 our @EXPORT = qw(
@@ -190,6 +191,10 @@ sub run_test ($) {
     }
 
     _stop_nginx($blk) if $blk->{pid};
+
+    # under ASan (TEST_NGINX_USE_ASAN=1), a sanitizer report of the
+    # block's nginx fails the block
+    check_sanitizers($LogDir, $name);
 
     if (_failures($tb) > $failed) {
         _keep_failed_files($blk);
@@ -382,7 +387,7 @@ sub _write_conf {
     my $preamble = _expand_env($ConfigPreamble) // '';
 
     my $level  = $block->log_level || $LogLevel;
-    my $master = $blk->{valgrind_log} ? 'off' : $MasterProcess;
+    my $master = $MasterProcess;
     my $sname  = $block->server_name // $ServerName;
 
     # Directives the test may set itself: emit ours only when it does not,
@@ -479,21 +484,25 @@ sub _spawn_nginx {
         delete $blk->{valgrind_log};
         if ($UseValgrind && !$must_die) {
             make_path("$ServRoot/valgrind");
-            $blk->{valgrind_log} = sprintf "%s/valgrind/block-%03d.log",
+            # one log per process (%p): a master and its workers
+            $blk->{valgrind_log} = sprintf "%s/valgrind/block-%03d.%%p.log",
                                    $ServRoot, $blk->{seq};
-            unlink $blk->{valgrind_log};
+            unlink _valgrind_logs($blk);
         }
 
         _write_conf($blk);
 
-        my $cmd = [$NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile];
+        my $g = sanitizer_directives();
+        my $cmd = [$NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile,
+                   ($g ne '' ? ('-g', $g) : ())];
         $cmd = NginxGw::Valgrind::command($cmd, $blk->{valgrind_log})
             if $blk->{valgrind_log};
 
         Test::More::diag("$blk->{name}: @$cmd (port $ServerPort)")
             if $Verbose;
 
-        my $pid = spawn($cmd, $StderrFile);
+        my $pid = spawn($cmd, $StderrFile,
+                        sanitizer_env($LogDir, leaks => $must_die ? 0 : 1));
         ($why, $status) = wait_listening($pid, $ServerPort,
                                          $must_die ? 10 : 10 * $SlowFactor);
 
@@ -572,7 +581,9 @@ sub _keep_failed_files {
 
     my $dir = sprintf "%s/failed/block-%03d", $ServRoot, $blk->{seq};
     make_path($dir);
-    for my $f ($ConfFile, glob("$LogDir/*.log"), $blk->{valgrind_log}) {
+    for my $f ($ConfFile, glob("$LogDir/*.log $LogDir/asan.* "
+                               . "$LogDir/ubsan.*"), _valgrind_logs($blk))
+    {
         File::Copy::copy($f, $dir) if defined $f && -f $f;
     }
     Test::More::diag("nginx.conf and logs of the failed block: $dir");
@@ -630,6 +641,7 @@ sub _run_must_die {
         }
 
         _check_error_log($blk, $rep);
+        check_sanitizers($LogDir, $name);
     }
 }
 
@@ -1260,20 +1272,30 @@ sub _check_alerts {
     Test::More::diag(join '', @bad);
 }
 
+# The valgrind logs of a block: one per process.
+sub _valgrind_logs {
+    my ($blk) = @_;
+
+    return () unless defined $blk->{valgrind_log};
+    (my $glob = $blk->{valgrind_log}) =~ s/%p/*/;
+    return grep { -f } glob $glob;
+}
+
 # Under valgrind: any memcheck report fails the block (test emitted only on
 # failure, as above).
 sub _check_valgrind {
     my ($blk) = @_;
 
-    my $log = $blk->{valgrind_log};
+    my @logs = _valgrind_logs($blk);
+    my $log = join ' ', @logs;
     my $name = $blk->{name};
 
-    if (!-s $log) {
-        Test::More::fail("$name - valgrind log $log missing");
+    if (!@logs || grep { !-s } @logs) {
+        Test::More::fail("$name - valgrind log $blk->{valgrind_log} missing");
         return;
     }
 
-    my @errors = NginxGw::Valgrind::errors(_slurp($log));
+    my @errors = map { NginxGw::Valgrind::errors(_slurp($_)) } @logs;
 
     my $st = $blk->{exit_status};
     if (!@errors && defined $st
@@ -1384,8 +1406,9 @@ during the run, the runner moves to new ports, and values computed from
 %ENV in eval sections are then stale); a block whose nginx logs [alert],
 [crit] or [emerg] fails (upstream only warns); --- no_error_log fails once
 per pattern, not once per matching line; --- request_body is ours; 1xx
-interim responses (100 Continue) are skipped; under valgrind
-master_process is off.  Not supported: HTTP/2, HTTP/3, curl, stap,
+interim responses (100 Continue) are skipped; under valgrind each
+process (a master and its workers after master_on()) has its own log.
+Not supported: HTTP/2, HTTP/3, curl, stap,
 tcp_listen/udp_listen mock servers, response_body_filters, use_hup and
 TEST_NGINX_USE_HUP, no_nginx_manager, TEST_NGINX_CHECK_LEAK and
 benchmarks.  A failed block's nginx.conf and logs are copied to
