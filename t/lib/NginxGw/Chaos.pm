@@ -13,18 +13,21 @@ package NginxGw::Chaos;
 #       { name => 'hook', path => '/hook', method => 'POST', body => $b,
 #         headers => [...] },
 #   ]);
+#   (headers may also be a code ref returning the list, called for each
+#   request: a fresh token every time)
 #   ... break things ...
 #   my $rec = finish_load($load);   # [name, code or 'none', ms, t, body]
 #   my $fig = tally('reloads', $rec, jwt => qr/^200$/, hook => qr/^200$/);
 #
 # Each client cycles through the mix (starting at its own offset), one
-# request at a time, each on a new connection with "Connection: close"
-# (so a request is never lost to a keepalive connection closed under it:
-# what is measured is the gateway, not the client's reuse), and writes a
-# line per request to its own file.  tally() checks every record of each
-# name against the codes allowed for it, and prints with diag() the
-# figures it held: requests, unexpected answers, connection errors, p50,
-# p99 and worst latency.
+# request at a time, 2 ms apart (pause => seconds), so that a test running
+# beside it under "prove -j2" keeps some CPU; each request on a new
+# connection with "Connection: close", so that none is lost to a keepalive
+# connection closed under it (what is measured is the gateway, not the
+# client's reuse).  Each client writes a line per request to its own file.
+# tally() checks every record of each name against the codes allowed for
+# it, and prints with diag() the figures it held: requests, unexpected
+# answers, connection errors, p50, p99 and worst latency.
 #
 # Only core Perl modules and NginxGw::Util.
 
@@ -51,7 +54,9 @@ sub one_request {
     my $t0 = time;
     my ($code, $h, $body) = http_request(
         port => $port, path => $m->{path}, method => $m->{method} || 'GET',
-        headers => $m->{headers} || [], timeout => $m->{timeout} || 10,
+        headers => (ref $m->{headers} eq 'CODE' ? $m->{headers}->()
+                                                : $m->{headers} || []),
+        timeout => $m->{timeout} || 10,
         (defined $m->{body} ? (body => $m->{body}) : ()));
     my $ms = (time - $t0) * 1000;
 
@@ -70,6 +75,7 @@ sub start_load {
     my $clients = $o{clients} || 3;
     my $mix = $o{mix};
     my $dir = $o{dir};
+    my $pause = $o{pause} // 0.002;
     make_path($dir);
 
     my @pids;
@@ -85,7 +91,7 @@ sub start_load {
             while (time < $end) {
                 my $r = one_request($o{port}, $mix->[$i++ % @$mix]);
                 printf $fh "%s %s %.1f %.3f %s\n", @$r;
-                sleep $o{pause} if $o{pause};
+                sleep $pause if $pause;
             }
             close $fh;
             POSIX::_exit(0);
