@@ -25,8 +25,9 @@
 # The backends are a second nginx (so only the gateway reloads); the
 # gateway has two workers.  Load: 3 client processes, each request on a new
 # connection, for the time the ten reloads take (about 1 s apart, each
-# waiting until the new generation answers).  The figures (requests,
-# unexpected answers, worst latency) are printed with diag.
+# waiting until the new generation answers) and half a second more.  The
+# figures (requests, unexpected answers, worst latency) are printed with
+# diag.
 
 use strict;
 use warnings;
@@ -200,8 +201,11 @@ my @mix = (
     { name => 'quota-a', path => '/quota?k=a' },
 );
 
-my $load = start_load(port => $gw, clients => 3, seconds => 12,
-                      dir => "$prefix/load", mix => \@mix);
+# the load lasts until 0.5 s after the last reload (60 s at most)
+my $stop = "$prefix/load/stop";
+my $load = start_load(port => $gw, clients => 3, seconds => 60,
+                      dir => "$prefix/load", mix => \@mix,
+                      stop_file => $stop);
 my $t0 = time;
 my @reload_ms;
 
@@ -226,6 +230,9 @@ for my $gen (2 .. 11) {
     sleep 0.7;
 }
 my $reloads_took = time - $t0;
+sleep 0.5;
+open my $sfh, '>', $stop or die "$stop: $!";
+close $sfh;
 
 my $rec = finish_load($load);
 

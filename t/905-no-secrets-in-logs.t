@@ -28,10 +28,11 @@
 #                         signatures as sent, the introspection client
 #                         secret: in no line of info.log or access.log; in
 #                         debug.log never in a gw module's line, only in
-#                         nginx's own debug dumps of request headers
-#                         ("http header:", "http proxy header:", "http
-#                         script ...": stock nginx at debug level logs the
-#                         headers it reads and sends, whatever module runs)
+#                         nginx's own debug lines ("http header:", "http
+#                         proxy header:", "http script var/copy:", "http
+#                         map:"): stock nginx at debug level logs the
+#                         headers it reads and sends and the variables it
+#                         evaluates, whatever module runs
 
 use strict;
 use warnings;
@@ -296,7 +297,12 @@ sub forms {
 
 # nginx's own debug dumps that carry what the client sent or what a
 # location sends upstream
-my $core_dump = qr/\[debug\] \d+#\d+: \*\d+ (?:http header: |http map: |http proxy header:|http script (?:var|copy|value)|http fastcgi|http request line|http args|http exten|http uri|http body|http client request body|http read client request body|http proxy status|write new buf|http output filter|http copy filter|http postpone|http chunk|recv: |send: |malloc: |posix_memalign)/;
+my $core_dump = qr/\[debug\][ ]\d+\#\d+:[ ]\*\d+[ ](?:
+    http[ ]header:[ ]
+  | http[ ]map:[ ]
+  | http[ ]proxy[ ]header:
+  | http[ ]script[ ](?:var|copy|value)
+)/x;
 
 my $leaks = 0;
 for my $file (sort keys %log) {

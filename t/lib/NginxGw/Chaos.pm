@@ -14,7 +14,9 @@ package NginxGw::Chaos;
 #         headers => [...] },
 #   ]);
 #   (headers may also be a code ref returning the list, called for each
-#   request: a fresh token every time)
+#   request: a fresh token every time; with stop_file => $path the clients
+#   also stop as soon as that file exists, so that a load can last as long
+#   as whatever it accompanies)
 #   ... break things ...
 #   my $rec = finish_load($load);   # [name, code or 'none', ms, t, body]
 #   my $fig = tally('reloads', $rec, jwt => qr/^200$/, hook => qr/^200$/);
@@ -76,6 +78,8 @@ sub start_load {
     my $mix = $o{mix};
     my $dir = $o{dir};
     my $pause = $o{pause} // 0.002;
+    my $stop = $o{stop_file};
+    unlink $stop if $stop;
     make_path($dir);
 
     my @pids;
@@ -88,7 +92,7 @@ sub start_load {
             open my $fh, '>', $file or POSIX::_exit(1);
             my $end = time + $o{seconds};
             my $i = $c;
-            while (time < $end) {
+            while (time < $end && !($stop && -e $stop)) {
                 my $r = one_request($o{port}, $mix->[$i++ % @$mix]);
                 printf $fh "%s %s %.1f %.3f %s\n", @$r;
                 sleep $pause if $pause;
