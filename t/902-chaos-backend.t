@@ -21,7 +21,7 @@
 #
 # Backends b1, b2 are nginx processes of their own; the gateway has two
 # workers (they share the breaker).  Load: 3 clients, each request on a new
-# connection, /one and /pair in turn, 8 s per fault: the fault at 1.5 s, the
+# connection, /one and /pair in turn, 9 s per fault: the fault at 1.5 s, the
 # repair at 4.5 s.  Figures printed with diag.
 
 use strict;
@@ -111,12 +111,12 @@ my @mix = ({ name => 'one', path => '/one' },
 is(join(' ', map { (http_request(port => $gw, path => '/one'))[0] } 1 .. 3),
    '200 200 200', 'b1 answers through the gateway');
 
-# run_fault($label, $break, $repair, $fail_code): load for 8 s, $break at
+# run_fault($label, $break, $repair, $fail_code): load for 9 s, $break at
 # 1.5 s, $repair at 4.5 s; checks and figures
 sub run_fault {
     my ($label, $break, $repair, $fail) = @_;
 
-    my $load = start_load(port => $gw, clients => $clients, seconds => 8,
+    my $load = start_load(port => $gw, clients => $clients, seconds => 9,
                           dir => "$prefix/load-$label", mix => \@mix);
     my $t0 = time;
     sleep 1.5;
