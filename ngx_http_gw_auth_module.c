@@ -53,6 +53,7 @@
 #define NGX_HTTP_GW_AUTH_REFRESH_MIN    10
 
 #define NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE (1024 * 1024)
+#define NGX_HTTP_GW_AUTH_JWKS_MAX       (NGX_HTTP_GW_AUTH_JWKS_ZONE_SIZE / 2)
 
 /* why a request was refused, for gw_status (ngx_http_gw_auth_reasons) */
 #define NGX_HTTP_GW_AUTH_R_ACCEPTED     0
@@ -2165,6 +2166,16 @@ ngx_http_gw_auth_jwks_store(ngx_http_request_t *r, ngx_str_t *uri,
     data = body->data;
     len = body->len;
     expire = now + ttl;
+
+    if (len > NGX_HTTP_GW_AUTH_JWKS_MAX) {
+        /* the zone could not hold it: a failed fetch, retried later */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gw_auth: JWKS request \"%V\" answered %uz bytes, "
+                      "more than the %uz a key document may have",
+                      uri, len, (size_t) NGX_HTTP_GW_AUTH_JWKS_MAX);
+        len = 0;
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 

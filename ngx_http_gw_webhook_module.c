@@ -1037,6 +1037,10 @@ ngx_http_gw_webhook_verify(ngx_http_request_t *r,
         }
     }
 
+    /* the expected MAC of a refused delivery is a valid signature */
+
+    OPENSSL_cleanse(md, sizeof(md));
+
     if (!match) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "gw_webhook: signature mismatch");

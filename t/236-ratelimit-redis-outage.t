@@ -145,14 +145,23 @@ sub check_phase {
        . "(p50 %.1f, p99 %.1f, max %.1f ms)", $name, $max_ms, pct(50, @ms),
        pct(99, @ms), $max);
 
+    my $unexpected = 0;
     for my $path (sort keys %want) {
         my @r = grep { $_->[0] eq $path } @$rec;
         my %seen;
         $seen{"$_->[1] $_->[2]"}++ for @r;
         my @bad = grep { !/^$want{$path}$/ } keys %seen;
+        $unexpected += $seen{$_} for @bad;
         ok(@r && !@bad, "$name: $path answers /$want{$path}/ ("
            . join(', ', map { "$_ x$seen{$_}" } sort keys %seen) . ')');
     }
+
+    # the figures, also outside prove -v (as t/9NN-chaos-*.t print theirs)
+    diag(sprintf "236 %s: %d requests, %d unexpected answers, %d "
+         . "connection errors, latency p50 %.1f ms, p99 %.1f ms, worst "
+         . "%.1f ms", $name, scalar @$rec, $unexpected,
+         scalar(grep { $_->[1] eq 'none' } @$rec), pct(50, @ms),
+         pct(99, @ms), $max);
 }
 
 # wait_recovery($name): until 30 requests in a row are back on Redis
