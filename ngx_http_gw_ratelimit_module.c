@@ -124,8 +124,6 @@ typedef struct {
     /* gw_status */
     ngx_atomic_t                    requests[NGX_HTTP_GW_RL_STATUSES];
     ngx_atomic_t                    redis_errors;
-    ngx_atomic_t                    keys;       /* under the mutex */
-    ngx_atomic_t                    evictions;  /* under the mutex */
 } ngx_http_gw_ratelimit_sh_t;
 
 
@@ -1244,7 +1242,7 @@ ngx_http_gw_ratelimit_lookup(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_rbtree_insert(&cache->sh->rbtree, node);
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
-    zone->sh->keys++;
+    cache->sh->entries++;
 
     st = (ngx_http_gw_ratelimit_state_t *) cn->data;
 
@@ -1274,8 +1272,8 @@ fresh:
 /*
  * Under the zone's mutex: ngx_http_gw_shm_cache_expire(), which frees up
  * to two entries from the LRU tail (with force the last whatever its age,
- * then expired ones), after taking those out of the dirty queue and
- * counting them: an entry freed before it expired is an eviction.
+ * then expired ones) and counts them, after taking those out of the dirty
+ * queue.
  */
 
 static void
@@ -1301,12 +1299,6 @@ ngx_http_gw_ratelimit_evict(ngx_http_gw_ratelimit_zone_t *zone,
 
         st = (ngx_http_gw_ratelimit_state_t *) cn->data;
         ngx_http_gw_ratelimit_dequeue(st);
-
-        zone->sh->keys--;
-
-        if (cn->expire > now) {
-            zone->sh->evictions++;
-        }
 
         q = ngx_queue_prev(q);
     }
@@ -2214,7 +2206,7 @@ ngx_http_gw_ratelimit_metrics(ngx_http_gw_report_t *rp, void *conf)
 {
     ngx_http_gw_ratelimit_main_conf_t  *rmcf = conf;
 
-    ngx_uint_t                      i, s;
+    ngx_uint_t                      i, s, keys, evictions;
     ngx_http_gw_label_t             labels[2];
     ngx_http_gw_ratelimit_sh_t     *sh;
     ngx_http_gw_ratelimit_zone_t  **zp;
@@ -2278,9 +2270,9 @@ ngx_http_gw_ratelimit_metrics(ngx_http_gw_report_t *rp, void *conf)
     for (i = 0; i < rmcf->zones.nelts; i++) {
         labels[0].value = zp[i]->name;
 
-        if (rp->sample(rp, labels, 1, (int64_t) zp[i]->sh->keys, 0)
-            != NGX_OK)
-        {
+        ngx_http_gw_shm_cache_stats(&zp[i]->cache, &keys, &evictions);
+
+        if (rp->sample(rp, labels, 1, (int64_t) keys, 0) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -2295,9 +2287,9 @@ ngx_http_gw_ratelimit_metrics(ngx_http_gw_report_t *rp, void *conf)
     for (i = 0; i < rmcf->zones.nelts; i++) {
         labels[0].value = zp[i]->name;
 
-        if (rp->sample(rp, labels, 1, (int64_t) zp[i]->sh->evictions, 0)
-            != NGX_OK)
-        {
+        ngx_http_gw_shm_cache_stats(&zp[i]->cache, &keys, &evictions);
+
+        if (rp->sample(rp, labels, 1, (int64_t) evictions, 0) != NGX_OK) {
             return NGX_ERROR;
         }
     }

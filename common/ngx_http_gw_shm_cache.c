@@ -77,6 +77,7 @@ ngx_http_gw_shm_cache_put(ngx_http_gw_shm_cache_t *zone, u_char *key,
         ngx_queue_remove(&an->queue);
         ngx_rbtree_delete(&zone->sh->rbtree, node);
         ngx_slab_free_locked(zone->shpool, node);
+        zone->sh->entries--;
     }
 
     ngx_http_gw_shm_cache_expire(zone, 0);
@@ -112,6 +113,7 @@ ngx_http_gw_shm_cache_put(ngx_http_gw_shm_cache_t *zone, u_char *key,
 
     ngx_rbtree_insert(&zone->sh->rbtree, node);
     ngx_queue_insert_head(&zone->sh->queue, &an->queue);
+    zone->sh->entries++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -144,8 +146,12 @@ ngx_http_gw_shm_cache_expire(ngx_http_gw_shm_cache_t *zone, ngx_uint_t force)
         q = ngx_queue_last(&zone->sh->queue);
         an = ngx_queue_data(q, ngx_http_gw_shm_cache_node_t, queue);
 
-        if (!force && an->expire > now) {
-            return;
+        if (an->expire > now) {
+            if (!force) {
+                return;
+            }
+
+            zone->sh->evictions++;
         }
 
         force = 0;
@@ -157,7 +163,21 @@ ngx_http_gw_shm_cache_expire(ngx_http_gw_shm_cache_t *zone, ngx_uint_t force)
 
         ngx_rbtree_delete(&zone->sh->rbtree, node);
         ngx_slab_free_locked(zone->shpool, node);
+        zone->sh->entries--;
     }
+}
+
+
+void
+ngx_http_gw_shm_cache_stats(ngx_http_gw_shm_cache_t *zone,
+    ngx_uint_t *entries, ngx_uint_t *evictions)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    *entries = zone->sh->entries;
+    *evictions = zone->sh->evictions;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -222,7 +242,8 @@ ngx_http_gw_shm_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    zone->sh = ngx_slab_alloc(zone->shpool, sizeof(ngx_http_gw_shm_cache_sh_t));
+    zone->sh = ngx_slab_calloc(zone->shpool,
+                              sizeof(ngx_http_gw_shm_cache_sh_t));
     if (zone->sh == NULL) {
         return NGX_ERROR;
     }

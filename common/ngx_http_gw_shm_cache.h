@@ -28,6 +28,8 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_uint_t                      generation;     /* free for the user */
+    ngx_uint_t                      entries;
+    ngx_uint_t                      evictions;      /* unexpired, for room */
 } ngx_http_gw_shm_cache_sh_t;
 
 
@@ -70,6 +72,11 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_shm_cache_put(
  * the least recently used one whatever its age */
 NGX_HTTP_GW_LOCAL void ngx_http_gw_shm_cache_expire(
     ngx_http_gw_shm_cache_t *zone, ngx_uint_t force);
+
+/* takes the mutex: entries now, and unexpired entries evicted for room */
+NGX_HTTP_GW_LOCAL void ngx_http_gw_shm_cache_stats(
+    ngx_http_gw_shm_cache_t *zone, ngx_uint_t *entries,
+    ngx_uint_t *evictions);
 
 
 #endif /* _NGX_HTTP_GW_SHM_CACHE_H_INCLUDED_ */
