@@ -2546,7 +2546,7 @@ ngx_http_gw_auth_report(ngx_http_gw_report_t *rp, void *conf)
     ngx_http_gw_auth_main_conf_t *amcf = conf;
 
     int64_t                  n;
-    ngx_uint_t               m, i;
+    ngx_uint_t               m, i, entries, evictions;
     ngx_http_gw_label_t      lb[3];
     ngx_http_gw_counters_t  *cs;
 
@@ -2672,8 +2672,40 @@ ngx_http_gw_auth_report(ngx_http_gw_report_t *rp, void *conf)
         return NGX_ERROR;
     }
 
-    return rp->sample(rp, NULL, 0,
-                      ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_IDP_MSEC), 3);
+    if (rp->sample(rp, NULL, 0,
+                   ngx_http_gw_counter(cs, NGX_HTTP_GW_AUTH_C_IDP_MSEC), 3)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (amcf->cache == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_gw_shm_cache_stats(amcf->cache->data, &entries, &evictions);
+
+    lb[0].name = "zone";
+    lb[0].value = amcf->cache->shm.name;
+
+    if (rp->family(rp, "cache_entries", NGX_HTTP_GW_GAUGE,
+                   "Verified tokens and introspection results in "
+                   "gw_auth_cache")
+        != NGX_OK
+        || rp->sample(rp, lb, 1, (int64_t) entries, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (rp->family(rp, "cache_evictions_total", NGX_HTTP_GW_COUNTER,
+                   "Results dropped from gw_auth_cache before their time "
+                   "to make room: the zone is too small")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return rp->sample(rp, lb, 1, (int64_t) evictions, 0);
 }
 
 

@@ -68,6 +68,7 @@
 typedef struct {
     ngx_http_gw_reporter_t          reporter;     /* first: gw_status's */
     ngx_http_gw_counters_t          counters;
+    ngx_array_t                     replay_zones;  /* ngx_shm_zone_t * */
 } ngx_http_gw_webhook_main_conf_t;
 
 
@@ -147,6 +148,8 @@ static ngx_int_t ngx_http_gw_webhook_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_gw_webhook_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_gw_webhook_report_replay(ngx_http_gw_report_t *rp,
+    ngx_http_gw_webhook_main_conf_t *wmcf);
 static ngx_int_t ngx_http_gw_webhook_report(ngx_http_gw_report_t *rp,
     void *conf);
 
@@ -1341,6 +1344,59 @@ ngx_http_gw_webhook_report(ngx_http_gw_report_t *rp, void *conf)
         }
     }
 
+    return ngx_http_gw_webhook_report_replay(rp, wmcf);
+}
+
+
+/* deliveries remembered in each gw_webhook_replay zone, and evictions */
+
+static ngx_int_t
+ngx_http_gw_webhook_report_replay(ngx_http_gw_report_t *rp,
+    ngx_http_gw_webhook_main_conf_t *wmcf)
+{
+    ngx_uint_t            i, k, n[2];
+    ngx_shm_zone_t      **zones;
+    ngx_http_gw_label_t   label;
+
+    static struct {
+        char        *name;
+        ngx_uint_t   type;
+        char        *help;
+    } families[] = {
+        { "replay_entries", NGX_HTTP_GW_GAUGE,
+          "Deliveries remembered in a gw_webhook_replay zone" },
+        { "replay_evictions_total", NGX_HTTP_GW_COUNTER,
+          "Deliveries forgotten before their time to make room: "
+          "the zone is too small" }
+    };
+
+    if (wmcf->replay_zones.nelts == 0) {
+        return NGX_OK;
+    }
+
+    zones = wmcf->replay_zones.elts;
+    label.name = "zone";
+
+    for (k = 0; k < 2; k++) {
+
+        if (rp->family(rp, families[k].name, families[k].type,
+                       families[k].help)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; i < wmcf->replay_zones.nelts; i++) {
+            ngx_http_gw_shm_cache_stats(zones[i]->data, &n[0], &n[1]);
+
+            label.value = zones[i]->shm.name;
+
+            if (rp->sample(rp, &label, 1, (int64_t) n[k], 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -1366,6 +1422,13 @@ ngx_http_gw_webhook_create_main_conf(ngx_conf_t *cf)
     if (ngx_http_gw_counters_add(cf, &wmcf->counters, "webhook",
                                  NGX_HTTP_GW_WEBHOOK_NCOUNTERS,
                                  &ngx_http_gw_webhook_module)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&wmcf->replay_zones, cf->pool, 1,
+                       sizeof(ngx_shm_zone_t *))
         != NGX_OK)
     {
         return NULL;
@@ -1591,8 +1654,9 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                    status;
     ngx_str_t                   *value, name, s;
     ngx_uint_t                   i;
-    ngx_shm_zone_t              *shm_zone;
+    ngx_shm_zone_t              *shm_zone, **zp;
     ngx_http_gw_shm_cache_t     *zone;
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
 
     if (wlcf->replay_zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -1697,6 +1761,16 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         shm_zone->init = ngx_http_gw_shm_cache_init_zone;
         shm_zone->data = zone;
+
+        wmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_gw_webhook_module);
+
+        zp = ngx_array_push(&wmcf->replay_zones);
+        if (zp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *zp = shm_zone;
     }
 
     wlcf->replay_zone = shm_zone;
