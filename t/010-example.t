@@ -5,7 +5,10 @@
 # query argument; round robin, weights, least_conn, ip_hash, hash and random
 # balancing with upstream keepalive; proxy_cache; gzip; security headers;
 # request and response header rewriting; JSON errors; /healthz; HSTS on TLS;
-# JWT and API-key auth; per-consumer rate limits; webhook signatures.
+# JWT and API-key auth; per-consumer rate limits; webhook signatures; and,
+# at the end, what gw_status reports of that traffic (/gw_status, /metrics),
+# that examples/grafana-dashboard.json draws only metrics and labels that
+# /metrics has, and the JSON access log.
 #
 # The file is used as it is, with only these changes, so the example cannot
 # rot unnoticed:
@@ -41,6 +44,7 @@ use Time::HiRes qw(time sleep);
 use lib "$FindBin::Bin/lib";
 use NginxGw::Util qw(sanitizer_env sanitizer_directives check_sanitizers
                      valgrind_command);
+use NginxGw::Status qw(prom_parse prom_value prom_check json_value);
 
 my $root = abs_path("$FindBin::Bin/..");
 my $example = "$root/examples/nginx.conf";
@@ -142,6 +146,16 @@ start_nginx();
 my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 1);
 my $json = JSON::PP->new;
 my ($r, $body, @seen);
+
+# What the sections below send to the gw modules, counted where they send
+# it, for the status checks at the end.
+my %sent = (least_time => 0, least_bandwidth => 0, jwt_accepted => 0,
+            jwt_scope => 0, jwt_missing => 0, api_key_accepted => 0,
+            api_key_unknown => 0, consumer_rejected => 0,
+            payments => 0);
+my %webhook = (verified => 0, replayed => 0, invalid => 0, missing => 0);
+my $webhook_bytes = 0;      # bodies the module MACs: all but the unsigned
+my %request_id;     # request ids of a few requests, to find in the log
 
 
 # -- health ------------------------------------------------------------------
@@ -262,12 +276,14 @@ ok($a_count >= 27 && $a_count <= 33 && $a_count + $b_count == 40,
 
 {
     get('/lb/least-time/seed') for 1 .. 4;
+    $sent{least_time} += 4;
 
     my $slow = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $gw, Timeout => 5)
         or die "connect: $!";
     print $slow "GET /lb/least-time/slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 . "Connection: close\r\n\r\n";
+    $sent{least_time}++;
 
     my $deadline = time + 2;
     while (time < $deadline) {
@@ -278,6 +294,7 @@ ok($a_count >= 27 && $a_count <= 33 && $a_count + $b_count == 40,
 
     sleep 0.1;
     my @quick = map { backend(get('/lb/least-time/quick')) } 1 .. 6;
+    $sent{least_time} += @quick;
 
     my $reply = do { local $/; <$slow> } // '';
     close $slow;
@@ -291,6 +308,7 @@ ok($a_count >= 27 && $a_count <= 33 && $a_count + $b_count == 40,
         or diag("quick: @quick");
 
     my @bw = map { backend(get('/lb/least-bandwidth/x')) } 1 .. 10;
+    $sent{least_bandwidth} += @bw;
     is(scalar(uniq(@bw)), 2, 'least_bandwidth: both servers used')
         or diag("@bw");
 }
@@ -457,32 +475,47 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
     $r = get('/account/me', Authorization => 'Bearer '
                                              . $jwt->(scope => 'account:read'),
              'X-Consumer-Id' => 'mallory');
+    $sent{jwt_accepted}++;
+    $request_id{jwt} = $r->{headers}{'x-request-id'};
     is($r->{status}, 200, 'auth: JWT with the scope accepted');
     is(echoed($r, 'x-consumer-id'), 'alice',
        'auth: backend told the subject, not the client\'s X-Consumer-Id');
 
     $r = get('/account/me', Authorization => 'Bearer '
                                              . $jwt->(scope => 'other'));
+    $sent{jwt_scope}++;
     is($r->{status}, 403, 'auth: JWT without the scope: 403');
     like($r->{headers}{'www-authenticate'} // '', qr/insufficient_scope/,
          'auth: 403 says insufficient_scope');
 
     $r = get('/account/me');
+    $sent{jwt_missing}++;
     is($r->{status}, 401, 'auth: no token: 401');
     is($r->{headers}{'www-authenticate'}, 'Bearer realm="demo"',
        'auth: WWW-Authenticate with the realm');
 
-    $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+    # The consumer's requests are counted by their answer: 200 passed the
+    # limiter and gw_auth, 429 was refused by the per_consumer limit (in
+    # the preaccess phase: gw_auth never decides on it).
+    my $partner = sub {
+        my $res = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+        $sent{api_key_accepted}++ if $res->{status} == 200;
+        $sent{consumer_rejected}++ if $res->{status} == 429;
+        return $res;
+    };
+
+    $r = $partner->();
     is($r->{status}, 200, 'auth: API key accepted');
     is(echoed($r, 'x-consumer-id'), 'acme', 'auth: API key consumer passed on');
 
     $r = get('/partners/x', 'X-API-Key' => 'guess');
+    $sent{api_key_unknown}++;
     is($r->{status}, 401, 'auth: wrong API key: 401');
 
     # the per-consumer limit: 60 a minute; the first request above took one
     my @remaining;
     for (1 .. 3) {
-        $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+        $r = $partner->();
         push @remaining, $r->{headers}{'x-ratelimit-remaining'} // 'none';
     }
     is($r->{headers}{'x-ratelimit-limit'}, 60,
@@ -492,9 +525,10 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
          'ratelimit: RateLimit-Policy names the consumer zone');
     my $n = 4;
     while ($r->{status} == 200 && $n++ < 70) {
-        $r = get('/partners/x', 'X-API-Key' => 'demo-partner-key');
+        $r = $partner->();
     }
     is($r->{status}, 429, 'ratelimit: over the limit: 429');
+    $request_id{rejected} = $r->{headers}{'x-request-id'};
     # exactly 60, unless the run straddles a minute: then the previous
     # minute's requests weigh a little less than 1 each (sliding window)
     ok($n >= 59 && $n <= 61,
@@ -515,19 +549,26 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
     };
 
     $r = $post->($payload, 'X-Hub-Signature-256' => $sig);
+    $webhook{verified}++;
+    $webhook_bytes += length $payload;
     is($r->{status}, 200, 'webhook: signed delivery accepted');
     is(backend($r), 'backend-c', 'webhook: forwarded to the backend');
 
     $r = $post->($payload, 'X-Hub-Signature-256' => $sig);
+    $webhook{replayed}++;
+    $webhook_bytes += length $payload;
     is($r->{status}, 200, 'webhook: replay answered 200');
     is($r->{content}, '', 'webhook: replay not forwarded again');
 
     $r = $post->($payload . ' ', 'X-Hub-Signature-256' => $sig);
+    $webhook{invalid}++;
+    $webhook_bytes += length($payload) + 1;
     is($r->{status}, 401, 'webhook: tampered body refused');
     is($r->{headers}{'content-type'}, 'application/json',
        'webhook: 401 as JSON');
 
     $r = $post->($payload);
+    $webhook{missing}++;        # refused on its headers: no body read
     is($r->{status}, 401, 'webhook: unsigned delivery refused');
 }
 
@@ -543,6 +584,7 @@ for my $case ([ '/no/such/route', 404, 'not found' ],
     my $before = $refused->();
 
     my @status = map { get('/payments/x')->{status} } 1 .. 10;
+    $sent{payments} += @status;
     is_deeply(\@status, [ (200) x 10 ],
               'breaker: clients see 200 while the dead server fails');
     like(error_log(),
@@ -566,6 +608,416 @@ SKIP: {
          'TLS: HSTS over HTTPS');
     like($out, qr/^x-content-type-options: nosniff\r?$/mi,
          'TLS: security headers over HTTPS');
+}
+
+
+# -- gw_status: what the modules counted of the traffic above ---------------
+#
+# Nothing from here on reaches a gw module (/gw_status and /metrics are
+# gw_status's own, with access_log off), so the counters hold exactly what
+# the sections above sent, as counted in %sent, %webhook and $webhook_bytes.
+
+my ($prom_text, $status) = ('', {});
+{
+    $r = get('/metrics');
+    is($r->{status}, 200, 'status: /metrics answers 200');
+    like($r->{headers}{'content-type'} // '', qr{^text/plain; version=0\.0\.4},
+         'status: /metrics in the text format 0.0.4');
+    $prom_text = $r->{content};
+
+    $r = get('/gw_status');
+    is($r->{status}, 200, 'status: /gw_status answers 200');
+    like($r->{headers}{'content-type'} // '', qr{^application/json},
+         'status: /gw_status is JSON');
+    $status = eval { $json->decode($r->{content}) };
+    ok(ref $status eq 'HASH', 'status: /gw_status parses as a JSON object')
+        or diag($@ || $r->{content});
+    $status = {} unless ref $status eq 'HASH';
+}
+
+my $m = eval { prom_parse($prom_text) };
+ok($m, 'status: /metrics follows the text format (prom_parse)') or diag($@);
+$m ||= { families => {}, samples => [] };
+
+{
+    my ($ok, $out) = prom_check($prom_text);
+    ok($ok, 'status: promtool check metrics passes on /metrics') or diag($out);
+    note("promtool: $out") if $out =~ /not installed/;
+}
+
+is(prom_value($m, 'nginx_gw_info', { nginx_version => $status->{nginx_gw}{nginx_version} // '?' }),
+   1, 'status: nginx_gw_info names the nginx version of /gw_status');
+
+# gw_auth: one decision per request that reached the access phase of
+# /account/ (JWT) or /partners/ (API key); the consumer's 429 was refused in
+# the preaccess phase, before gw_auth decides.
+
+{
+    my $n = 'nginx_gw_auth_requests_total';
+    my @expect = (
+        [ { method => 'jwt', result => 'accepted', reason => '' },
+          $sent{jwt_accepted}, 'JWT accepted' ],
+        [ { method => 'jwt', result => 'rejected',
+            reason => 'insufficient_scope' },
+          $sent{jwt_scope}, 'JWT without the scope' ],
+        [ { method => 'jwt', result => 'rejected', reason => 'missing' },
+          $sent{jwt_missing}, 'no token' ],
+        [ { method => 'api_key', result => 'accepted', reason => '' },
+          $sent{api_key_accepted}, 'API key accepted' ],
+        [ { method => 'api_key', result => 'rejected',
+            reason => 'unknown_key' },
+          $sent{api_key_unknown}, 'wrong API key' ],
+    );
+    my $total = 0;
+    for my $e (@expect) {
+        my ($labels, $want, $what) = @$e;
+        is(prom_value($m, $n, $labels), $want,
+           "status: $n" . labels_str($labels) . ": $want ($what)");
+        $total += $want;
+    }
+    cmp_ok($sent{api_key_accepted}, '>', 0, 'status: API-key requests sent');
+    is(prom_sum($m, $n), $total,
+       "status: $n: no other auth decision counted (all others 0)");
+
+    is(prom_sum($m, $_), 0,
+       "status: $_: 0 (the example has no gw_auth_cache, JWKS URL or IdP)")
+        for qw(nginx_gw_auth_cache_hits_total nginx_gw_auth_cache_misses_total
+               nginx_gw_auth_jwks_fetches_total
+               nginx_gw_auth_introspection_requests_total);
+}
+
+# gw_ratelimit on /partners/: per_consumer, then per_ip.  An empty key (the
+# wrong API key has no consumer) is not checked, nor is a limit after one
+# that rejected.
+
+{
+    my $n = 'nginx_gw_ratelimit_requests_total';
+    my %expect = (
+        'per_consumer passed'   => $sent{api_key_accepted},
+        'per_consumer rejected' => $sent{consumer_rejected},
+        'per_ip passed'         => $sent{api_key_accepted}
+                                   + $sent{api_key_unknown},
+        'per_ip rejected'       => 0,
+    );
+    my $total = 0;
+    for my $k (sort keys %expect) {
+        my ($zone, $st) = split / /, $k;
+        is(prom_value($m, $n, { zone => $zone, status => $st }), $expect{$k},
+           "status: $n\{zone=\"$zone\",status=\"$st\"}: $expect{$k}");
+        $total += $expect{$k};
+    }
+    cmp_ok($sent{consumer_rejected}, '>=', 1, 'status: the test got a 429');
+    is(prom_sum($m, $n), $total,
+       "status: $n: nothing else counted (dry_run, error: 0)");
+    is(prom_value($m, 'nginx_gw_ratelimit_keys', { zone => $_ }), 1,
+       "status: nginx_gw_ratelimit_keys{zone=\"$_\"}: 1 (one consumer, one address)")
+        for qw(per_consumer per_ip);
+    is(prom_sum($m, 'nginx_gw_ratelimit_evictions_total'), 0,
+       'status: nginx_gw_ratelimit_evictions_total: 0');
+}
+
+# gw_webhook github on /hooks/github.
+
+{
+    my $n = 'nginx_gw_webhook_requests_total';
+    for my $st (sort keys %webhook) {
+        is(prom_value($m, $n, { scheme => 'github', status => $st }),
+           $webhook{$st},
+           "status: $n\{scheme=\"github\",status=\"$st\"}: $webhook{$st}");
+    }
+    my $total = 0;
+    $total += $_ for values %webhook;
+    is(prom_sum($m, $n), $total,
+       "status: $n: nothing else counted (expired, other schemes: 0)");
+    is(prom_value($m, 'nginx_gw_webhook_body_bytes_total',
+                  { scheme => 'github' }), $webhook_bytes,
+       "status: nginx_gw_webhook_body_bytes_total{scheme=\"github\"}: "
+       . "$webhook_bytes (the bodies MACed, the unsigned one not read)");
+    is(prom_value($m, 'nginx_gw_webhook_replay_entries', { zone => 'webhooks' }),
+       $webhook{verified},
+       'status: nginx_gw_webhook_replay_entries{zone="webhooks"}: '
+       . "$webhook{verified} (the deliveries the backend accepted)");
+    is(prom_value($m, 'nginx_gw_webhook_replay_evictions_total',
+                  { zone => 'webhooks' }), 0,
+       'status: nginx_gw_webhook_replay_evictions_total{zone="webhooks"}: 0');
+}
+
+# gw_breaker on payments: the dead server failed twice, opened, and its
+# breaker then refused it; every client request ended on the live server.
+
+{
+    my $live = "127.0.0.1:$port{9002}";
+    my $dead = "127.0.0.1:$port{9005}";
+    my %want = (
+        state                => [ 0, 1 ],
+        consecutive_failures => [ 0, 2 ],
+        failure_rate         => [ 0, 1 ],
+        trips_total          => [ 0, 1 ],
+        requests_total       => [ $sent{payments}, 2 ],
+        failures_total       => [ 0, 2 ],
+        rejected_total       => [ 0, undef ],
+        next_probe_seconds   => [ 0, undef ],
+    );
+    for my $f (sort keys %want) {
+        my $n = "nginx_gw_breaker_$f";
+        is_deeply([ sort map { "$_->{labels}{upstream} $_->{labels}{peer}" }
+                         prom_samples($m, $n) ],
+                  [ sort "payments $live", "payments $dead" ],
+                  "status: $n: a series for each peer of payments");
+        my ($l, $d) = @{ $want{$f} };
+        is(prom_value($m, $n, { upstream => 'payments', peer => $live }), $l,
+           "status: $n live server: $l");
+        is(prom_value($m, $n, { upstream => 'payments', peer => $dead }), $d,
+           "status: $n dead server: $d") if defined $d;
+    }
+    my $rej = prom_value($m, 'nginx_gw_breaker_rejected_total',
+                         { upstream => 'payments', peer => $dead }) // -1;
+    ok($rej >= 1 && $rej <= $sent{payments} - 2,
+       "status: nginx_gw_breaker_rejected_total dead server: $rej, "
+       . "at most one per request after the trip");
+    my $probe = prom_value($m, 'nginx_gw_breaker_next_probe_seconds',
+                           { upstream => 'payments', peer => $dead }) // -1;
+    ok($probe > 0 && $probe <= 15,
+       "status: nginx_gw_breaker_next_probe_seconds dead server: $probe (open=15s)");
+}
+
+# gw_least_time header inflight on lb_least_time, gw_least_bandwidth on
+# lb_least_bandwidth, over backend-a and backend-b; no retries there.
+
+{
+    my @peers = map { "127.0.0.1:$port{$_}" } 9001, 9002;
+    my %families = (
+        response_seconds           => [ 'lb_least_time' ],
+        bandwidth_bytes_per_second => [ 'lb_least_bandwidth' ],
+        active_requests            => [ 'lb_least_time', 'lb_least_bandwidth' ],
+        selected_total             => [ 'lb_least_time', 'lb_least_bandwidth' ],
+    );
+    my %mode = (lb_least_time => 'header', lb_least_bandwidth => 'bandwidth');
+    for my $f (sort keys %families) {
+        my $n = "nginx_gw_least_time_$f";
+        is_deeply([ sort map { join ' ', @{ $_->{labels} }{qw(upstream peer mode)} }
+                         prom_samples($m, $n) ],
+                  [ sort map { my $u = $_; map { "$u $_ $mode{$u}" } @peers }
+                         @{ $families{$f} } ],
+                  "status: $n: a series for each peer of @{ $families{$f} }");
+    }
+    is(prom_sum($m, 'nginx_gw_least_time_selected_total',
+                { upstream => 'lb_least_time' }), $sent{least_time},
+       "status: nginx_gw_least_time_selected_total lb_least_time: $sent{least_time}");
+    is(prom_sum($m, 'nginx_gw_least_time_selected_total',
+                { upstream => 'lb_least_bandwidth' }), $sent{least_bandwidth},
+       "status: nginx_gw_least_time_selected_total lb_least_bandwidth: "
+       . "$sent{least_bandwidth}");
+    ok(!grep({ !prom_value($m, 'nginx_gw_least_time_selected_total',
+                           { upstream => 'lb_least_bandwidth', peer => $_ }) }
+             @peers),
+       'status: least_bandwidth chose both peers');
+    is(prom_sum($m, 'nginx_gw_least_time_active_requests'), 0,
+       'status: nginx_gw_least_time_active_requests: 0 when all is done');
+}
+
+# The same figures in both formats: every JSON family is the Prometheus
+# family nginx_gw_<module>_<name>, with the same series and values (two
+# gauges that move with the clock are compared by their series only).
+
+{
+    my %clock = map { $_ => 1 } qw(nginx_gw_breaker_next_probe_seconds
+                                   nginx_gw_least_time_bandwidth_bytes_per_second);
+    my (@bad, %in_json);
+    for my $mod (sort grep { $_ ne 'nginx_gw' } keys %$status) {
+        for my $f (sort keys %{ $status->{$mod} }) {
+            my $n = "nginx_gw_${mod}_$f";
+            $in_json{$n} = 1;
+            my $v = $status->{$mod}{$f};
+            my @p = prom_samples($m, $n);
+            if (!exists $m->{families}{$n}{type}) {
+                push @bad, "$n: in JSON only";
+                next;
+            }
+            my @j = ref $v ? @$v : ({ value => $v });
+            if (@j != @p) {
+                push @bad, "$n: " . @j . " series in JSON, " . @p . " in Prometheus";
+                next;
+            }
+            for my $s (@j) {
+                my %l = %$s;
+                my $jv = delete $l{value};
+                my $pv = eval { prom_value($m, $n, \%l) };
+                if (!defined $pv) {
+                    push @bad, "$n" . labels_str(\%l) . ": not in Prometheus";
+                } elsif (!$clock{$n} && $pv != $jv) {
+                    push @bad, "$n" . labels_str(\%l) . ": JSON $jv, Prometheus $pv";
+                }
+            }
+        }
+    }
+    push @bad, map { "$_: in Prometheus only" }
+               grep { /^nginx_gw_/ && $_ ne 'nginx_gw_info' && !$in_json{$_} }
+               sort keys %{ $m->{families} };
+    ok(keys %in_json > 20 && !@bad,
+       'status: /gw_status and /metrics have the same families, series and values')
+        or diag(join "\n", @bad);
+
+    is(json_value($status, 'webhook', 'requests_total',
+                  { scheme => 'github', status => 'verified' }),
+       $webhook{verified}, 'status: JSON webhook requests_total github verified');
+    is(json_value($status, 'ratelimit', 'requests_total',
+                  { zone => 'per_consumer', status => 'rejected' }),
+       $sent{consumer_rejected},
+       'status: JSON ratelimit requests_total per_consumer rejected');
+    is(json_value($status, 'auth', 'requests_total',
+                  { method => 'api_key', result => 'accepted' }),
+       $sent{api_key_accepted}, 'status: JSON auth requests_total api_key accepted');
+}
+
+
+# -- examples/grafana-dashboard.json draws what /metrics has ----------------
+#
+# Every nginx_gw_ metric in any query of the dashboard (panel targets, rows,
+# templating) is a family of /metrics, a counter where it is rated and a
+# gauge where it is not; every label it filters on, groups by or names in a
+# legend is a label of that metric, and every value it filters on is one the
+# metric has.  Families without series in the example (the Redis client's:
+# the example has no Redis) have their names checked (# TYPE) and their
+# labels only noted.  instance and job are Prometheus's target labels.
+
+{
+    my $file = "$root/examples/grafana-dashboard.json";
+    my $dash = eval { decode_json(slurp($file)) };
+    ok(ref $dash eq 'HASH', 'dashboard: examples/grafana-dashboard.json is JSON')
+        or diag($@);
+
+    my @queries;            # [ where, query, legend ]
+    dashboard_queries($dash // {}, 'dashboard', \@queries);
+    cmp_ok(scalar(grep { $_->[1] =~ /nginx_gw_/ } @queries), '>=', 20,
+           'dashboard: queries found');
+
+    my %target = map { $_ => 1 } qw(instance job);
+    my (%used, @bad, @unsampled);
+
+    for my $q (@queries) {
+        my ($where, $expr, $legend) = @$q;
+        my @names = $expr =~ /\b(nginx_gw_[a-z0-9_]+)/g;
+        next unless @names;
+
+        for my $n (@names) {
+            $used{$n}++;
+            my $type = $m->{families}{$n}{type};
+            if (!defined $type) {
+                push @bad, "$where: $n: no such family in /metrics";
+                next;
+            }
+            next if $expr =~ /^\s*label_values\(/;
+            my $rated = $expr =~ /\b(?:rate|irate|increase)\(\s*\Q$n\E\b/;
+            push @bad, "$where: $n is a $type, "
+                       . ($rated ? 'rated' : 'drawn without rate()')
+                if ($rated ? 1 : 0) != ($type eq 'counter' ? 1 : 0);
+        }
+
+        # label matchers of each selector: name{label op "value", ...}
+        while ($expr =~ /\b(nginx_gw_[a-z0-9_]+)\{([^}]*)\}/g) {
+            my ($n, $sel) = ($1, $2);
+            while ($sel =~ /([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g) {
+                my ($label, $op, $value) = ($1, $2, $3);
+                next if $target{$label};
+                check_label($m, $where, $n, $label, \@bad, \@unsampled) or next;
+                next if $value =~ /\$/ || $op =~ /^!/;
+                my @want = $op eq '=' ? ($value)
+                         : $value =~ /^[\w|]+$/ ? split(/\|/, $value) : ();
+                for my $v (@want) {
+                    push @bad, "$where: $n\{$label=\"$v\"}: no such series"
+                        unless grep { ($_->{labels}{$label} // "\0") eq $v }
+                               prom_samples($m, $n);
+                }
+            }
+        }
+
+        # by (...) and without (...): labels of every metric they aggregate
+        my @by;
+        for my $g (grouping_clauses($expr)) {
+            my ($labels, $inner) = @$g;
+            push @by, $labels;
+            for my $n ($inner =~ /\b(nginx_gw_[a-z0-9_]+)/g) {
+                check_label($m, $where, $n, $_, \@bad, \@unsampled)
+                    for grep { !$target{$_} } @$labels;
+            }
+        }
+
+        # {{label}} in the legend: kept by every aggregation of the query,
+        # or, without one, a label of its metrics
+        for my $label (($legend // '') =~ /\{\{\s*(\w+)\s*\}\}/g) {
+            next if $target{$label};
+            if (@by) {
+                push @bad, "$where: legend {{$label}}: not kept by every by (...)"
+                    if grep { my $b = $_; !grep { $_ eq $label } @$b } @by;
+            } else {
+                check_label($m, $where, $_, $label, \@bad, \@unsampled)
+                    for $expr =~ /\b(nginx_gw_[a-z0-9_]+)/g;
+            }
+        }
+    }
+
+    ok(!@bad, 'dashboard: every metric, label and value it uses is in /metrics ('
+              . scalar(keys %used) . ' metrics)') or diag(join "\n", @bad);
+    my %u;
+    note("dashboard: no series in the example, label not checked: $_")
+        for grep { !$u{$_}++ } @unsampled;
+}
+
+
+# -- the JSON access log -----------------------------------------------------
+
+{
+    open my $lf, '<', "$prefix/logs/access.log"
+        or BAIL_OUT("$prefix/logs/access.log: $!");
+    my @lines = <$lf>;
+    close $lf;
+
+    my (@entries, @bad);
+    for my $i (0 .. $#lines) {
+        my $e = eval { $json->decode($lines[$i]) };
+        if (ref $e eq 'HASH') {
+            push @entries, $e;
+        } else {
+            push @bad, "line " . ($i + 1) . ": $lines[$i]";
+        }
+    }
+    cmp_ok(scalar @lines, '>', 100, 'access log: written, ' . @lines . ' lines');
+    ok(!@bad, 'access log: every line is a JSON object') or diag(@bad[0 .. ($#bad < 4 ? $#bad : 4)]);
+
+    my @missing = grep { my $e = $_; grep { !exists $e->{$_} }
+                         qw(request_id status auth subject consumer
+                            ratelimit ratelimit_remaining webhook breaker) }
+                  @entries;
+    is(scalar @missing, 0, 'access log: every line has the gw fields');
+
+    my %by_id = map { $_->{request_id} => $_ } @entries;
+
+    my $e = $by_id{ $request_id{jwt} // '' } // {};
+    is($e->{request}, 'GET /account/me HTTP/1.1',
+       'access log: the JWT request found by its X-Request-Id');
+    is($e->{auth}, 'jwt', 'access log: JWT request: "auth":"jwt"');
+    is($e->{subject}, 'alice', 'access log: JWT request: "subject" is the token\'s sub');
+    is($e->{consumer}, 'alice', 'access log: JWT request: "consumer" is the subject');
+    is($e->{ratelimit}, '', 'access log: JWT request: "ratelimit" empty (no limit on /account/)');
+
+    $e = $by_id{ $request_id{rejected} // '' } // {};
+    is($e->{status}, 429, 'access log: the 429 found by its X-Request-Id');
+    is($e->{ratelimit}, 'REJECTED', 'access log: 429: "ratelimit":"REJECTED"');
+    is($e->{consumer}, 'acme', 'access log: 429: "consumer":"acme"');
+    is($e->{subject}, '', 'access log: 429: no "subject" (an API key has none)');
+
+    my @passed = grep { $_->{consumer} eq 'acme' && $_->{ratelimit} eq 'PASSED' }
+                 @entries;
+    is(scalar @passed, $sent{api_key_accepted},
+       'access log: "ratelimit":"PASSED" on every accepted API-key request');
+    ok(!grep({ $_->{ratelimit_remaining} !~ /^\d+$/ } @passed),
+       'access log: with "ratelimit_remaining"');
+
+    for my $st (sort keys %webhook) {
+        is(scalar(grep { $_->{webhook} eq uc $st } @entries), $webhook{$st},
+           "access log: \"webhook\":\"" . uc($st) . "\" on $webhook{$st} line(s)");
+    }
 }
 
 
@@ -692,6 +1144,111 @@ sub stop_nginx {
         kill 'KILL', -$pid;
         waitpid($pid, 0) unless $reaped;
     }
+}
+
+
+# Samples of one metric name; the sum of those matching a label subset.
+
+sub prom_samples {
+    my ($m, $name) = @_;
+    return grep { $_->{name} eq $name } @{ $m->{samples} };
+}
+
+
+sub prom_sum {
+    my ($m, $name, $want) = @_;
+    $want ||= {};
+    my $sum = 0;
+    for my $s (prom_samples($m, $name)) {
+        next if grep { ($s->{labels}{$_} // "\0") ne $want->{$_} } keys %$want;
+        $sum += $s->{value};
+    }
+    return $sum;
+}
+
+
+sub labels_str {
+    my ($l) = @_;
+    return '{' . join(',', map { "$_=\"$l->{$_}\"" } sort keys %$l) . '}';
+}
+
+
+# Every query of a Grafana dashboard, wherever it is: panels, rows (and
+# their collapsed panels), targets, templating.  [ where, query, legend ].
+
+sub dashboard_queries {
+    my ($node, $where, $out) = @_;
+
+    if (ref $node eq 'ARRAY') {
+        dashboard_queries($node->[$_], "$where\[$_]", $out) for 0 .. $#$node;
+        return;
+    }
+    return unless ref $node eq 'HASH';
+
+    my $here = defined $node->{title} && !ref $node->{title}
+             ? "$where \"$node->{title}\"" : $where;
+    for my $k (qw(expr query definition)) {
+        my $v = $node->{$k};
+        push @$out, [ "$here.$k", $v, $node->{legendFormat} ]
+            if defined $v && !ref $v;
+    }
+    dashboard_queries($node->{$_}, "$here.$_", $out)
+        for grep { ref $node->{$_} } sort keys %$node;
+}
+
+
+# The grouping clauses of a PromQL expression: [ [labels], the expression
+# they aggregate ], for both "sum by (a) (x)" and "sum (x) by (a)".
+
+sub grouping_clauses {
+    my ($expr) = @_;
+    my @out;
+    while ($expr =~ /\b(?:by|without)\s*\(([^)]*)\)/g) {
+        my ($list, $end, $start) = ($1, pos($expr), $-[0]);
+        my @labels = grep { length } map { s/^\s+|\s+$//gr } split /,/, $list;
+        my $inner;
+        if (substr($expr, $end) =~ /^\s*\(/) {
+            $inner = balanced($expr, $end + $+[0] - 1, 1);
+        } else {
+            my $close = rindex(substr($expr, 0, $start), ')');
+            $inner = balanced($expr, $close, -1) if $close >= 0;
+        }
+        push @out, [ \@labels, $inner // '' ];
+        pos($expr) = $end;
+    }
+    return @out;
+}
+
+
+# The parenthesised text that opens (dir 1) or closes (dir -1) at $i.
+
+sub balanced {
+    my ($s, $i, $dir) = @_;
+    my $depth = 0;
+    for (my $j = $i; $j >= 0 && $j < length $s; $j += $dir) {
+        my $c = substr($s, $j, 1);
+        $depth += $c eq '(' ? $dir : $c eq ')' ? -$dir : 0;
+        next if $depth;
+        return $dir > 0 ? substr($s, $i, $j - $i + 1)
+                        : substr($s, $j, $i - $j + 1);
+    }
+    return undef;
+}
+
+
+# A label the dashboard uses on $name: true when some series of $name has
+# it; a family without series is recorded as not checked.
+
+sub check_label {
+    my ($m, $where, $name, $label, $bad, $unsampled) = @_;
+    my @s = prom_samples($m, $name);
+    if (!@s) {
+        push @$unsampled, "$name\{$label}";
+        return 0;
+    }
+    return 1 if grep { exists $_->{labels}{$label} } @s;
+    push @$bad, "$where: $name has no label \"$label\"";
+    return 0;
 }
 
 
