@@ -2679,20 +2679,24 @@ ngx_http_gw_auth_report(ngx_http_gw_report_t *rp, void *conf)
         return NGX_ERROR;
     }
 
-    if (amcf->cache == NULL) {
-        return NGX_OK;
+    /* the families without a sample when there is no gw_auth_cache */
+
+    entries = 0;
+    evictions = 0;
+
+    if (amcf->cache) {
+        ngx_http_gw_shm_cache_stats(amcf->cache->data, &entries, &evictions);
+
+        lb[0].name = "zone";
+        lb[0].value = amcf->cache->shm.name;
     }
-
-    ngx_http_gw_shm_cache_stats(amcf->cache->data, &entries, &evictions);
-
-    lb[0].name = "zone";
-    lb[0].value = amcf->cache->shm.name;
 
     if (rp->family(rp, "cache_entries", NGX_HTTP_GW_GAUGE,
                    "Verified tokens and introspection results in "
                    "gw_auth_cache")
         != NGX_OK
-        || rp->sample(rp, lb, 1, (int64_t) entries, 0) != NGX_OK)
+        || (amcf->cache
+            && rp->sample(rp, lb, 1, (int64_t) entries, 0) != NGX_OK))
     {
         return NGX_ERROR;
     }
@@ -2700,12 +2704,14 @@ ngx_http_gw_auth_report(ngx_http_gw_report_t *rp, void *conf)
     if (rp->family(rp, "cache_evictions_total", NGX_HTTP_GW_COUNTER,
                    "Results dropped from gw_auth_cache before their time "
                    "to make room: the zone is too small")
-        != NGX_OK)
+        != NGX_OK
+        || (amcf->cache
+            && rp->sample(rp, lb, 1, (int64_t) evictions, 0) != NGX_OK))
     {
         return NGX_ERROR;
     }
 
-    return rp->sample(rp, lb, 1, (int64_t) evictions, 0);
+    return NGX_OK;
 }
 
 

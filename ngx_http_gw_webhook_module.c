@@ -1370,9 +1370,7 @@ ngx_http_gw_webhook_report_replay(ngx_http_gw_report_t *rp,
           "the zone is too small" }
     };
 
-    if (wmcf->replay_zones.nelts == 0) {
-        return NGX_OK;
-    }
+    /* the families without a sample when no location has a zone */
 
     zones = wmcf->replay_zones.elts;
     label.name = "zone";
