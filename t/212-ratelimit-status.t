@@ -38,6 +38,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
+use NginxGw::BlockReload qw(reload_block);
 use NginxGw::Redis qw(redis_available redis_start);
 use NginxGw::Status qw(prom_parse prom_value prom_check json_value);
 
@@ -259,22 +260,9 @@ add_response_body_check(sub {
     }
 });
 
-# GET a path of the test server, return the body ('' on failure)
-sub get {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port(), Timeout => 2)
-        or return '';
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    return $r =~ /\r\n\r\n(.*)/s ? $1 : '';
-}
-
 # For a block titled "... reload ...": after the response to the request
-# whose URI has "?reload", change the configuration ("gen-1" becomes
-# "gen-2"), send SIGHUP to the master and wait until the new configuration
-# answers and the old workers are gone.
+# whose URI has "?reload", reload (NginxGw::BlockReload: "gen-1" becomes
+# "gen-2", SIGHUP, wait for gen-2 and for the old workers to be gone).
 add_response_body_check(sub {
     my ($block, $body, $idx, $rep, $dry_run) = @_;
 
@@ -283,30 +271,7 @@ add_response_body_check(sub {
     my $reqs = $block->request;
     return unless ref $reqs && $reqs->[$idx] =~ /\?reload/;
 
-    my $conf = server_root() . '/conf/nginx.conf';
-    open my $in, '<', $conf or die "$conf: $!";
-    my $text = do { local $/; <$in> };
-    close $in;
-    $text =~ s/gen-1/gen-2/g;
-    open my $out, '>', $conf or die "$conf: $!";
-    print $out $text;
-    close $out;
-
-    my $pidfile = server_root() . '/logs/nginx.pid';
-    open my $p, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $pid = <$p>);
-    close $p;
-    kill 'HUP', $pid or die "kill HUP $pid: $!";
-
-    my $until = time + 10;
-    sleep 0.1 while get('/gen') ne "gen-2\n" && time < $until;
-    is(get('/gen'), "gen-2\n", $block->name . ' - reloaded');
-
-    $until = time + 10;
-    while (time < $until) {
-        last unless `ps -o args= --ppid $pid 2>/dev/null` =~ /shutting down/;
-        sleep 0.05;
-    }
+    reload_block($block->name);
 });
 
 no_shuffle();

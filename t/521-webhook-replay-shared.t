@@ -8,6 +8,8 @@ use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
+use NginxGw::BlockReload qw(reload_block);
+
 master_on();
 workers(2);
 
@@ -16,43 +18,14 @@ our @body   = map { '{"delivery":' . $_ . ',"r":' . int(rand 1e9) . '}' } 0 .. 9
 
 sub gh { 'X-Hub-Signature-256: sha256=' . hmac_sha256_hex($_[0], $secret) }
 
-# GET a path of the test server, return the body ('' on failure)
-sub get {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port(), Timeout => 2)
-        or return '';
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    return $r =~ /\r\n\r\n(.*)/s ? $1 : '';
-}
-
-# For the block titled "... reload ...": after its first response, change
-# the configuration ("gen-1" becomes "gen-2"), send SIGHUP to the master and
-# wait until the new configuration answers.
+# For the block titled "... reload ...": after its first response, reload
+# (NginxGw::BlockReload: "gen-1" becomes "gen-2", SIGHUP, wait for gen-2).
 add_response_body_check(sub {
     my ($block, $body, $req_idx, $rep, $dry_run) = @_;
 
     return unless $block->name =~ /\breload\b/ && $req_idx == 0 && !$dry_run;
 
-    my $conf = server_root() . '/conf/nginx.conf';
-    open my $in, '<', $conf or die "$conf: $!";
-    my $text = do { local $/; <$in> };
-    close $in;
-    $text =~ s/gen-1/gen-2/g;
-    open my $out, '>', $conf or die "$conf: $!";
-    print $out $text;
-    close $out;
-
-    my $pidfile = server_root() . '/logs/nginx.pid';
-    open my $p, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $pid = <$p>);
-    close $p;
-    kill 'HUP', $pid or die "kill HUP $pid: $!";
-
-    my $until = time + 10;
-    sleep 0.1 while get('/gen') ne "gen-2\n" && time < $until;
+    reload_block($block->name);
 });
 
 no_shuffle();

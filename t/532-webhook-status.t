@@ -21,6 +21,7 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
+use NginxGw::BlockReload qw(reload_block);
 use NginxGw::Status qw(prom_parse prom_value prom_check json_value);
 
 master_on();
@@ -161,43 +162,14 @@ add_response_body_check(sub {
     }
 });
 
-# GET a path of the test server, return the body ('' on failure)
-sub get {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => server_port(), Timeout => 2)
-        or return '';
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    return $r =~ /\r\n\r\n(.*)/s ? $1 : '';
-}
-
-# For a block titled "... reload ...": after its first response, change the
-# configuration ("gen-1" becomes "gen-2"), send SIGHUP to the master and
-# wait until the new configuration answers.
+# For a block titled "... reload ...": after its first response, reload
+# (NginxGw::BlockReload: "gen-1" becomes "gen-2", SIGHUP, wait for gen-2).
 add_response_body_check(sub {
     my ($block, $body, $req_idx, $rep, $dry_run) = @_;
 
     return unless $block->name =~ /\breload\b/ && $req_idx == 0 && !$dry_run;
 
-    my $conf = server_root() . '/conf/nginx.conf';
-    open my $in, '<', $conf or die "$conf: $!";
-    my $text = do { local $/; <$in> };
-    close $in;
-    $text =~ s/gen-1/gen-2/g;
-    open my $out, '>', $conf or die "$conf: $!";
-    print $out $text;
-    close $out;
-
-    my $pidfile = server_root() . '/logs/nginx.pid';
-    open my $p, '<', $pidfile or die "$pidfile: $!";
-    chomp(my $pid = <$p>);
-    close $p;
-    kill 'HUP', $pid or die "kill HUP $pid: $!";
-
-    my $until = time + 10;
-    sleep 0.1 while get('/gen') ne "gen-2\n" && time < $until;
+    reload_block($block->name);
 });
 
 no_shuffle();

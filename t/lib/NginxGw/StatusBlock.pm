@@ -39,6 +39,7 @@ use JSON::PP ();
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
+use NginxGw::BlockReload qw(reload_block);
 use NginxGw::Status qw(prom_parse prom_value prom_check json_value);
 use Test::Nginx::Socket ();
 
@@ -62,7 +63,7 @@ sub status_checks {
         }
 
         my $after = $block->reload_after;
-        _reload($block->name) if defined $after && $after == $idx;
+        reload_block($block->name) if defined $after && $after == $idx;
     });
 }
 
@@ -140,53 +141,6 @@ sub _check {
             Test::More::cmp_ok($got, '==', $expected, $what);
         }
     }
-}
-
-
-sub _get {
-    my ($path) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => Test::Nginx::Socket::server_port(),
-                                  Timeout => 2)
-        or return '';
-    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
-    local $/;
-    my $r = <$s> // '';
-    return $r =~ /\r\n\r\n(.*)/s ? $1 : '';
-}
-
-
-sub _reload {
-    my ($name) = @_;
-
-    my $root = Test::Nginx::Socket::server_root();
-    my $conf = "$root/conf/nginx.conf";
-
-    open my $in, '<', $conf or die "$conf: $!\n";
-    my $text = do { local $/; <$in> };
-    close $in;
-
-    $text =~ s/gen-1/gen-2/g;
-
-    open my $out, '>', $conf or die "$conf: $!\n";
-    print $out $text;
-    close $out;
-
-    open my $p, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!\n";
-    chomp(my $pid = <$p>);
-    close $p;
-
-    kill 'HUP', $pid or die "kill HUP $pid: $!\n";
-
-    my ($row, $until) = (0, time + 10);
-
-    while ($row < 10 && time < $until) {
-        $row = _get('/gen') eq "gen-2\n" ? $row + 1 : 0;
-        sleep 0.05 if $row == 0;
-    }
-
-    Test::More::ok($row >= 10, "$name - reloaded: gen-2 answers");
 }
 
 
