@@ -40,7 +40,7 @@ use File::Path qw(remove_tree make_path);
 use Time::HiRes qw(sleep time);
 
 use lib "$FindBin::Bin/lib";
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request nginx_output);
 use NginxGw::Auth qw(jwt jwks oct_jwk api_key_line write_file);
 use NginxGw::Chaos qw(start_load finish_load tally log_problems
                       one_request);
@@ -49,7 +49,6 @@ my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")
              . "/901-chaos-reload";
 my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
 plan skip_all => 'TEST_NGINX_LOAD_MODULES must load every gw module and echo'
     unless 6 <= grep { /gw_(auth|ratelimit|breaker|lb_least_time|webhook)_module|echo/ }
@@ -216,8 +215,10 @@ for my $gen (2 .. 11) {
     close $fh;
 
     my $t = time;
-    my $out = `$nginx_bin -p $prefix/gw/ -c $prefix/gw/conf/nginx.conf -s reload 2>&1`;
-    is($?, 0, "reload $gen: nginx -s reload") or diag($out);
+    my ($status, $out) = nginx_output(['-p', "$prefix/gw/", '-c',
+                                       "$prefix/gw/conf/nginx.conf",
+                                       '-s', 'reload'], "$prefix/gw/logs");
+    is($status, 0, "reload $gen: nginx -s reload") or diag($out);
 
     my $row = 0;
     while ($row < 3 && time - $t < 10) {

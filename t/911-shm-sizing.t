@@ -32,7 +32,8 @@ use IO::Select;
 use Time::HiRes qw(time);
 
 use lib "$FindBin::Bin/lib";
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request nginx_output
+                     check_sanitizers);
 use NginxGw::Auth qw(jwt jwks oct_jwk write_file);
 use NginxGw::Status qw(prom_parse prom_value);
 
@@ -40,7 +41,6 @@ my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")
              . "/911-shm-sizing";
 my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
-my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 
 my %mod = map { /(ngx_http_gw_\w+_module)\.so$/ ? ($1 => $_) : () } @modules;
 
@@ -309,8 +309,9 @@ sub peers_ok {
              . "; location / { proxy_pass http://u; } }\n}\n";
     write_file("$dir/conf/nginx.conf", $conf);
 
-    my $out = `$nginx_bin -t -p $dir/ -c $dir/conf/nginx.conf 2>&1`;
-    return ($? == 0, $out);
+    my ($status, $out) = nginx_output(['-t', '-p', "$dir/", '-c',
+                                       "$dir/conf/nginx.conf"], "$dir/logs");
+    return ($status == 0, $out);
 }
 
 for my $p (['ngx_http_gw_breaker_module', 'gw_breaker', 0],
@@ -338,5 +339,8 @@ for my $p (['ngx_http_gw_breaker_module', 'gw_breaker', 0],
                  . "(%.0f bytes per peer)", $directive, $lo,
                  128 * 1024 / $lo);
 }
+
+# under ASan: a report of any "nginx -t" above fails here
+check_sanitizers("$prefix/peers/logs", 'nginx -t of the peer zones');
 
 done_testing();

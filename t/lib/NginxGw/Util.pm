@@ -31,7 +31,7 @@ our @EXPORT_OK = qw(
     free_port port_listening spawn stop_process wait_listening
     start_nginx http_request http_exchange parse_http_response
     sanitizer_env sanitizer_directives sanitizer_reports check_sanitizers
-    valgrind_command
+    valgrind_command nginx_output
 );
 
 our $NginxBinary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -364,6 +364,34 @@ sub sanitizer_env {
 sub sanitizer_directives {
     return '' unless $UseAsan;
     return 'env ASAN_OPTIONS; env LSAN_OPTIONS; env UBSAN_OPTIONS; ';
+}
+
+# nginx_output(\@args, $dir) -> ($wait_status, $output): a short-lived
+# nginx command ("-t", "-s reload", "-V") with its stderr and stdout, run
+# with the sanitizer environment when under ASan (a module built with ASan
+# cannot load without its runtime preloaded); reports go to $dir, where
+# check_sanitizers() of the nginx whose logs/ that is finds them.  Leak
+# checks are off: such an nginx exits from main() without freeing its
+# configuration.  Not run under valgrind: it starts no worker.
+sub nginx_output {
+    my ($args, $dir) = @_;
+
+    my $env = sanitizer_env($dir, leaks => 0);
+
+    # no shell between: LD_PRELOAD of our modules would break it
+    my $pid = open(my $fh, '-|') // die "fork: $!\n";
+
+    if ($pid == 0) {
+        @ENV{keys %$env} = values %$env;
+        open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
+        { exec { $NginxBinary } $NginxBinary, @$args; }
+        POSIX::_exit(127);
+    }
+
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+
+    return ($?, $out);
 }
 
 # valgrind_command(\@cmd, $dir): under TEST_NGINX_USE_VALGRIND=1 the
