@@ -48,8 +48,10 @@ my ($p1, $p2) = ($r1->port, $r2->port);
 my $port = free_port();
 
 my $nginx = gw_nginx("$prefix/nginx", <<"_EOC_", log_level => 'debug');
-    gw_redis auth  127.0.0.1:$p1 password=$pass1;
-    gw_redis acl   127.0.0.1:$p2 username=gwuser password=$gwpass db=5;
+    gw_redis auth  127.0.0.1:$p1 password=$pass1
+                   timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
+    gw_redis acl   127.0.0.1:$p2 username=gwuser password=$gwpass db=5
+                   timeout=$ENV{TEST_NGINX_REDIS_TIMEOUT};
     gw_redis wrong 127.0.0.1:$p1 password=$wrong;
     gw_redis wrongacl 127.0.0.1:$p2 username=gwuser password=$wrong;
     gw_redis none  127.0.0.1:$p1;

@@ -91,6 +91,7 @@ my $s = q{
 
 
 === TEST 2: header and last_byte measure differently: a peer that sends its header at once and the rest after 100 ms is fast to the header, slow to the last byte
+--- skip_eval: 1: $ENV{TEST_NGINX_USE_VALGRIND}
 --- http_config
     upstream header {
         gw_least_time header;
