@@ -29,7 +29,8 @@ use Time::HiRes qw(sleep time);
 
 use lib "$FindBin::Bin/lib";
 use NginxGw::Status qw(json_value prom_parse prom_value);
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request workers_of
+                     wait_old_workers);
 
 my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")
@@ -130,6 +131,7 @@ sub reload {
     print $fh conf($gen, $extra);
     close $fh;
 
+    my $n = workers_of($nginx->pid);
     kill 'HUP', $nginx->pid or die "kill HUP: $!\n";
 
     my ($row, $deadline) = (0, time + 10);
@@ -140,12 +142,7 @@ sub reload {
     ok($row >= 20, "generation $gen answers after SIGHUP");
 
     # the old workers exit once they have nothing left to do
-    $deadline = time + 10;
-    while (time < $deadline) {
-        my $ps = `ps -o args= --ppid ${\ $nginx->pid} 2>/dev/null`;
-        last unless $ps =~ /shutting down/;
-        sleep 0.05;
-    }
+    wait_old_workers($nginx->pid, $n);
 }
 
 remove_tree($prefix);

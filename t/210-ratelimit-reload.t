@@ -24,7 +24,8 @@ use File::Path qw(remove_tree make_path);
 use Time::HiRes qw(sleep time);
 
 use lib "$FindBin::Bin/lib";
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request workers_of
+                     wait_old_workers);
 
 my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")
@@ -88,6 +89,7 @@ sub reload {
     close $fh;
 
     my $logged = length $nginx->error_log_text;
+    my $n = workers_of($nginx->pid);
     kill 'HUP', $nginx->pid or die "kill HUP: $!\n";
 
     if ($expect_fail) {
@@ -108,12 +110,7 @@ sub reload {
 
     # an old worker may still hold a connection it accepted before the
     # reload: wait until every old worker has exited
-    $deadline = time + 10;
-    while (time < $deadline) {
-        my $ps = `ps -o args= --ppid ${\ $nginx->pid} 2>/dev/null`;
-        last unless $ps =~ /shutting down/;
-        sleep 0.05;
-    }
+    wait_old_workers($nginx->pid, $n);
 
     return substr($nginx->error_log_text, $logged);
 }

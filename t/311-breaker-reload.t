@@ -28,7 +28,8 @@ use File::Path qw(remove_tree);
 use Time::HiRes qw(sleep time);
 
 use lib "$FindBin::Bin/lib";
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request workers_of
+                     wait_old_workers);
 
 my $root = abs_path("$FindBin::Bin/..");
 my $prefix = ($ENV{TEST_NGINX_SERVROOT} // "$root/build/t")
@@ -131,6 +132,7 @@ sub reload {
     close $fh;
 
     my $logged = length $nginx->error_log_text;
+    my $n = workers_of($nginx->pid);
     kill 'HUP', $nginx->pid or die "kill HUP: $!\n";
 
     my ($row, $deadline) = (0, time + 10);
@@ -144,6 +146,9 @@ sub reload {
     }
     ok($row >= 20, "generation $gen answers after SIGHUP")
         or diag(substr($nginx->error_log_text, $logged) =~ /(.*\[(?:emerg|alert|crit)\].*)/g);
+
+    # an old worker may still take a connection until it handles its QUIT
+    wait_old_workers($nginx->pid, $n) if $row >= 20;
 }
 
 sub access_log { local (@ARGV, $/) = ("$prefix/logs/access.log"); <> // '' }

@@ -16,7 +16,8 @@ use lib "$FindBin::Bin/lib";
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
-use NginxGw::Util qw(free_port start_nginx http_request);
+use NginxGw::Util qw(free_port start_nginx http_request workers_of
+                     wait_old_workers);
 
 my $nginx_bin = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
 my @modules = split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} // '');
@@ -91,6 +92,7 @@ sub reload {
     print $out $head . $conf;
     close $out;
 
+    my $n = workers_of($nginx->pid);
     kill 'HUP', $nginx->pid or die "kill: $!";
 
     my ($ok, $deadline) = (0, time + 10);
@@ -103,6 +105,9 @@ sub reload {
 
     ok($ok >= 5, "reloaded to generation $gen")
         or diag($nginx->error_log_text);
+
+    # an old worker may still take a connection until it handles its QUIT
+    wait_old_workers($nginx->pid, $n);
 }
 
 # $n requests to $path one after the other; the answers in a row ("ffsf").

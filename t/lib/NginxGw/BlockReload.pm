@@ -22,6 +22,7 @@ use IO::Socket::INET;
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
+use NginxGw::Util qw(workers_of wait_old_workers);
 use Test::Nginx::Socket ();
 
 our @EXPORT_OK = qw(reload_block server_get);
@@ -63,6 +64,7 @@ sub reload_block {
     chomp(my $pid = <$p>);
     close $p;
 
+    my $n = workers_of($pid);
     kill 'HUP', $pid or die "kill HUP $pid: $!\n";
 
     my ($row, $until) = (0, time + 10);
@@ -74,12 +76,7 @@ sub reload_block {
 
     Test::More::ok($row >= 10, "$name - reloaded: gen-2 answers");
 
-    # the old workers exit once their connections are done
-    $until = time + 10;
-    while (time < $until) {
-        last unless `ps -o args= --ppid $pid 2>/dev/null` =~ /shutting down/;
-        sleep 0.05;
-    }
+    wait_old_workers($pid, $n);
 }
 
 

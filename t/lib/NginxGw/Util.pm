@@ -31,7 +31,7 @@ our @EXPORT_OK = qw(
     free_port port_listening spawn stop_process wait_listening
     start_nginx http_request http_exchange parse_http_response
     sanitizer_env sanitizer_directives sanitizer_reports check_sanitizers
-    valgrind_command nginx_output
+    valgrind_command nginx_output workers_of wait_old_workers
 );
 
 our $NginxBinary = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
@@ -364,6 +364,40 @@ sub sanitizer_env {
 sub sanitizer_directives {
     return '' unless $UseAsan;
     return 'env ASAN_OPTIONS; env LSAN_OPTIONS; env UBSAN_OPTIONS; ';
+}
+
+# Reloads.  After SIGHUP, the new workers answer while the old ones may
+# still accept a connection or two: with reuseport an old worker shares each
+# listening socket with the new worker of its number until it handles its
+# QUIT.  A test that counts who answered waits for the old ones to be gone:
+#
+#   my $n = workers_of($master_pid);        # before the HUP
+#   kill 'HUP', $master_pid;  ...the new generation answers...
+#   wait_old_workers($master_pid, $n);
+#
+# workers_of($pid): how many "worker process" children the master has
+# (0 when their titles are not visible, as under valgrind).
+sub workers_of {
+    my ($master) = @_;
+    return scalar grep { /worker process/ }
+                       `ps -o args= --ppid $master 2>/dev/null`;
+}
+
+# wait_old_workers($pid, $n): until the master has $n workers, none of them
+# shutting down, or 10 s; true if so (also when titles are not visible)
+sub wait_old_workers {
+    my ($master, $n) = @_;
+
+    my $until = time + 10;
+
+    while (time < $until) {
+        my @w = grep { /worker process/ }
+                     `ps -o args= --ppid $master 2>/dev/null`;
+        return 1 if !$n || (@w == $n && !grep { /shutting down/ } @w);
+        sleep 0.05;
+    }
+
+    return 0;
 }
 
 # nginx_output(\@args, $dir) -> ($wait_status, $output): a short-lived
