@@ -103,13 +103,6 @@ typedef struct {
 } ngx_http_gw_breaker_main_conf_t;
 
 
-typedef struct {
-    char                               *name;
-    ngx_uint_t                          type;
-    char                               *help;
-} ngx_http_gw_breaker_metric_t;
-
-
 /* per request: the balancer's data, wrapped; also the module's context */
 
 typedef struct {
@@ -158,6 +151,10 @@ static ngx_uint_t ngx_http_gw_breaker_outcome(
 static void ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
     ngx_http_gw_breaker_peer_t *p, ngx_http_gw_breaker_peer_data_t *bp,
     ngx_uint_t failed, ngx_http_gw_breaker_change_t *ch);
+static ngx_msec_t ngx_http_gw_breaker_epoch(
+    ngx_http_gw_breaker_srv_conf_t *bcf);
+static void ngx_http_gw_breaker_window(ngx_http_gw_breaker_peer_t *p,
+    ngx_msec_t epoch, ngx_uint_t *total, ngx_uint_t *nfailed);
 static void ngx_http_gw_breaker_trip(ngx_http_gw_breaker_peer_t *p,
     ngx_msec_t open_time, ngx_http_gw_breaker_change_t *ch,
     const char *cause);
@@ -280,7 +277,7 @@ static ngx_http_variable_t  ngx_http_gw_breaker_vars[] = {
 };
 
 
-static ngx_http_gw_breaker_metric_t  ngx_http_gw_breaker_metrics[] = {
+static ngx_http_gw_metric_t  ngx_http_gw_breaker_metrics[] = {
 
     { "state", NGX_HTTP_GW_GAUGE,
       "State of the peer's circuit breaker: 0 closed, 1 open, 2 half-open" },
@@ -662,7 +659,7 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
     ngx_uint_t failed, ngx_http_gw_breaker_change_t *ch)
 {
     ngx_uint_t  i, total, nfailed;
-    ngx_msec_t  width, epoch;
+    ngx_msec_t  epoch;
 
     if (failed) {
         p->failures++;
@@ -672,8 +669,7 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
 
     case NGX_HTTP_GW_BREAKER_CLOSED:
 
-        width = ngx_max(bcf->window / NGX_HTTP_GW_BREAKER_BUCKETS, 1);
-        epoch = ngx_current_msec / width;
+        epoch = ngx_http_gw_breaker_epoch(bcf);
         i = epoch % NGX_HTTP_GW_BREAKER_BUCKETS;
 
         if (p->epoch[i] != epoch) {
@@ -703,15 +699,7 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
             return;
         }
 
-        total = 0;
-        nfailed = 0;
-
-        for (i = 0; i < NGX_HTTP_GW_BREAKER_BUCKETS; i++) {
-            if (epoch - p->epoch[i] < NGX_HTTP_GW_BREAKER_BUCKETS) {
-                total += p->total[i];
-                nfailed += p->failed[i];
-            }
-        }
+        ngx_http_gw_breaker_window(p, epoch, &total, &nfailed);
 
         if (total >= bcf->min_requests
             && nfailed * 100 >= bcf->failure_rate * total)
@@ -760,6 +748,36 @@ ngx_http_gw_breaker_record(ngx_http_gw_breaker_srv_conf_t *bcf,
 
     default: /* NGX_HTTP_GW_BREAKER_OPEN */
         return;
+    }
+}
+
+
+/* the current bucket number of the failure_rate window */
+
+static ngx_msec_t
+ngx_http_gw_breaker_epoch(ngx_http_gw_breaker_srv_conf_t *bcf)
+{
+    return ngx_current_msec
+           / ngx_max(bcf->window / NGX_HTTP_GW_BREAKER_BUCKETS, 1);
+}
+
+
+/* attempts and failures in the buckets of the window that ends at epoch */
+
+static void
+ngx_http_gw_breaker_window(ngx_http_gw_breaker_peer_t *p, ngx_msec_t epoch,
+    ngx_uint_t *total, ngx_uint_t *nfailed)
+{
+    ngx_uint_t  i;
+
+    *total = 0;
+    *nfailed = 0;
+
+    for (i = 0; i < NGX_HTTP_GW_BREAKER_BUCKETS; i++) {
+        if (epoch - p->epoch[i] < NGX_HTTP_GW_BREAKER_BUCKETS) {
+            *total += p->total[i];
+            *nfailed += p->failed[i];
+        }
     }
 }
 
@@ -1051,7 +1069,7 @@ ngx_http_gw_breaker_report(ngx_http_gw_report_t *rp, void *conf)
     ngx_http_gw_label_t               labels[2];
     ngx_http_gw_peer_zone_t          *pz;
     ngx_http_gw_breaker_peer_t        p;
-    ngx_http_gw_breaker_metric_t     *metric;
+    ngx_http_gw_metric_t             *metric;
     ngx_http_gw_breaker_srv_conf_t  **bcfp;
 
     bcfp = bmcf->upstreams.elts;
@@ -1070,27 +1088,12 @@ ngx_http_gw_breaker_report(ngx_http_gw_report_t *rp, void *conf)
 
         for (i = 0; i < bmcf->upstreams.nelts; i++) {
             pz = &bcfp[i]->zone;
-
-            if (pz->sh == NULL) {
-                continue;
-            }
-
             labels[0].value = *pz->upstream;
 
-            for (j = 0; /* void */ ; j++) {
-
-                ngx_shmtx_lock(&pz->shpool->mutex);
-
-                if (j >= pz->sh->npeers) {
-                    ngx_shmtx_unlock(&pz->shpool->mutex);
-                    break;
-                }
-
-                ngx_memcpy(&p, ngx_http_gw_peer_zone_entry(pz, j),
-                           sizeof(ngx_http_gw_breaker_peer_t));
-
-                ngx_shmtx_unlock(&pz->shpool->mutex);
-
+            for (j = 0;
+                 ngx_http_gw_peer_zone_copy(pz, j, &p, sizeof(p)) == NGX_OK;
+                 j++)
+            {
                 labels[1].value.len = p.name.name_len;
                 labels[1].value.data = p.name.name;
 
@@ -1113,8 +1116,8 @@ static int64_t
 ngx_http_gw_breaker_figure(ngx_http_gw_breaker_srv_conf_t *bcf,
     ngx_http_gw_breaker_peer_t *p, ngx_uint_t metric, ngx_uint_t *scale)
 {
-    ngx_uint_t  i, total, nfailed;
-    ngx_msec_t  width, epoch, now;
+    ngx_uint_t  total, nfailed;
+    ngx_msec_t  now;
 
     *scale = 0;
     now = ngx_current_msec;
@@ -1129,19 +1132,8 @@ ngx_http_gw_breaker_figure(ngx_http_gw_breaker_srv_conf_t *bcf,
 
     case NGX_HTTP_GW_BREAKER_M_RATE:
 
-        /* the buckets of the window, as ngx_http_gw_breaker_record() */
-
-        width = ngx_max(bcf->window / NGX_HTTP_GW_BREAKER_BUCKETS, 1);
-        epoch = now / width;
-        total = 0;
-        nfailed = 0;
-
-        for (i = 0; i < NGX_HTTP_GW_BREAKER_BUCKETS; i++) {
-            if (epoch - p->epoch[i] < NGX_HTTP_GW_BREAKER_BUCKETS) {
-                total += p->total[i];
-                nfailed += p->failed[i];
-            }
-        }
+        ngx_http_gw_breaker_window(p, ngx_http_gw_breaker_epoch(bcf),
+                                   &total, &nfailed);
 
         *scale = 3;
 

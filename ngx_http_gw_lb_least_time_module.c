@@ -75,13 +75,6 @@ typedef struct {
 } ngx_http_gw_lt_main_conf_t;
 
 
-typedef struct {
-    char                              *name;
-    ngx_uint_t                         type;
-    char                              *help;
-} ngx_http_gw_lt_metric_t;
-
-
 /* per request; starts with round robin's data, which round robin's free
  * and the breaker see */
 
@@ -103,6 +96,10 @@ static ngx_int_t ngx_http_gw_lt_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_gw_lt_cost(ngx_http_gw_lt_srv_conf_t *lcf,
     ngx_http_gw_lt_peer_t *e, ngx_msec_t now, uint64_t *cost);
+static ngx_msec_t ngx_http_gw_lt_epoch(ngx_http_gw_lt_srv_conf_t *lcf,
+    ngx_msec_t now);
+static uint64_t ngx_http_gw_lt_window_bytes(ngx_http_gw_lt_peer_t *e,
+    ngx_msec_t epoch);
 static void ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
 static ngx_int_t ngx_http_gw_lt_score_variable(ngx_http_request_t *r,
@@ -186,7 +183,7 @@ static ngx_str_t  ngx_http_gw_lt_modes[] = {
 };
 
 
-static ngx_http_gw_lt_metric_t  ngx_http_gw_lt_metrics[] = {
+static ngx_http_gw_metric_t  ngx_http_gw_lt_metrics[] = {
 
     { "response_seconds", NGX_HTTP_GW_GAUGE,
       "Average response time of the peer (gw_least_time), as last updated, "
@@ -435,26 +432,12 @@ static void
 ngx_http_gw_lt_cost(ngx_http_gw_lt_srv_conf_t *lcf, ngx_http_gw_lt_peer_t *e,
     ngx_msec_t now, uint64_t *cost)
 {
-    uint64_t    t, elapsed, sum;
+    uint64_t    t, elapsed;
     ngx_int_t   active;
-    ngx_uint_t  i;
-    ngx_msec_t  width, epoch;
 
     if (lcf->mode == NGX_HTTP_GW_LT_BANDWIDTH) {
-        width = ngx_max(lcf->window / NGX_HTTP_GW_LT_BUCKETS, 1);
-        epoch = now / width;
-        sum = 0;
-
-        for (i = 0; i < NGX_HTTP_GW_LT_BUCKETS; i++) {
-            /* workers' clocks differ slightly: a bucket "ahead" counts */
-            if ((ngx_msec_int_t) (epoch - e->epoch[i])
-                < NGX_HTTP_GW_LT_BUCKETS)
-            {
-                sum += e->bytes[i];
-            }
-        }
-
-        cost[0] = sum;
+        cost[0] = ngx_http_gw_lt_window_bytes(e,
+                                              ngx_http_gw_lt_epoch(lcf, now));
         return;
     }
 
@@ -491,7 +474,7 @@ ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
 
     double                      w;
     uint64_t                    x, bytes;
-    ngx_msec_t                  now, dt, width, epoch;
+    ngx_msec_t                  now, dt, epoch;
     ngx_uint_t                  i, sample;
     ngx_http_upstream_t        *u;
     ngx_http_gw_lt_peer_t      *e;
@@ -564,8 +547,7 @@ ngx_http_gw_lt_free_peer(ngx_peer_connection_t *pc, void *data,
     }
 
     if (sample && lcf->mode == NGX_HTTP_GW_LT_BANDWIDTH) {
-        width = ngx_max(lcf->window / NGX_HTTP_GW_LT_BUCKETS, 1);
-        epoch = now / width;
+        epoch = ngx_http_gw_lt_epoch(lcf, now);
         i = epoch % NGX_HTTP_GW_LT_BUCKETS;
 
         if (e->epoch[i] != epoch) {
@@ -630,6 +612,36 @@ ngx_http_gw_lt_score_variable(ngx_http_request_t *r,
 }
 
 
+/* gw_least_bandwidth: the current bucket number of the window */
+
+static ngx_msec_t
+ngx_http_gw_lt_epoch(ngx_http_gw_lt_srv_conf_t *lcf, ngx_msec_t now)
+{
+    return now / ngx_max(lcf->window / NGX_HTTP_GW_LT_BUCKETS, 1);
+}
+
+
+/* bytes in the buckets of the window that ends at epoch */
+
+static uint64_t
+ngx_http_gw_lt_window_bytes(ngx_http_gw_lt_peer_t *e, ngx_msec_t epoch)
+{
+    uint64_t    sum;
+    ngx_uint_t  i;
+
+    sum = 0;
+
+    for (i = 0; i < NGX_HTTP_GW_LT_BUCKETS; i++) {
+        /* workers' clocks differ slightly: a bucket "ahead" counts */
+        if ((ngx_msec_int_t) (epoch - e->epoch[i]) < NGX_HTTP_GW_LT_BUCKETS) {
+            sum += e->bytes[i];
+        }
+    }
+
+    return sum;
+}
+
+
 /*
  * gw_status: every peer of every upstream balanced here, one family at a
  * time; each peer's entry is copied under the zone's mutex and reported
@@ -646,7 +658,7 @@ ngx_http_gw_lt_report(ngx_http_gw_report_t *rp, void *conf)
     ngx_uint_t                   i, j, m, scale, bandwidth;
     ngx_http_gw_label_t          labels[3];
     ngx_http_gw_lt_peer_t        e;
-    ngx_http_gw_lt_metric_t     *metric;
+    ngx_http_gw_metric_t        *metric;
     ngx_http_gw_peer_zone_t     *pz;
     ngx_http_gw_lt_srv_conf_t  **lcfp;
 
@@ -669,8 +681,7 @@ ngx_http_gw_lt_report(ngx_http_gw_report_t *rp, void *conf)
             pz = &lcfp[i]->zone;
             bandwidth = (lcfp[i]->mode == NGX_HTTP_GW_LT_BANDWIDTH);
 
-            if (pz->sh == NULL
-                || (m == NGX_HTTP_GW_LT_M_RESPONSE && bandwidth)
+            if ((m == NGX_HTTP_GW_LT_M_RESPONSE && bandwidth)
                 || (m == NGX_HTTP_GW_LT_M_BANDWIDTH && !bandwidth))
             {
                 continue;
@@ -679,20 +690,10 @@ ngx_http_gw_lt_report(ngx_http_gw_report_t *rp, void *conf)
             labels[0].value = *pz->upstream;
             labels[2].value = ngx_http_gw_lt_modes[lcfp[i]->mode];
 
-            for (j = 0; /* void */ ; j++) {
-
-                ngx_shmtx_lock(&pz->shpool->mutex);
-
-                if (j >= pz->sh->npeers) {
-                    ngx_shmtx_unlock(&pz->shpool->mutex);
-                    break;
-                }
-
-                ngx_memcpy(&e, ngx_http_gw_peer_zone_entry(pz, j),
-                           sizeof(ngx_http_gw_lt_peer_t));
-
-                ngx_shmtx_unlock(&pz->shpool->mutex);
-
+            for (j = 0;
+                 ngx_http_gw_peer_zone_copy(pz, j, &e, sizeof(e)) == NGX_OK;
+                 j++)
+            {
                 labels[1].value.len = e.name.name_len;
                 labels[1].value.data = e.name.name;
 
@@ -715,9 +716,7 @@ static int64_t
 ngx_http_gw_lt_figure(ngx_http_gw_lt_srv_conf_t *lcf,
     ngx_http_gw_lt_peer_t *e, ngx_uint_t metric, ngx_uint_t *scale)
 {
-    uint64_t    sum;
-    ngx_uint_t  i;
-    ngx_msec_t  width, epoch;
+    uint64_t  sum;
 
     *scale = 0;
 
@@ -732,19 +731,8 @@ ngx_http_gw_lt_figure(ngx_http_gw_lt_srv_conf_t *lcf,
 
     case NGX_HTTP_GW_LT_M_BANDWIDTH:
 
-        /* the buckets of the window, as ngx_http_gw_lt_cost() */
-
-        width = ngx_max(lcf->window / NGX_HTTP_GW_LT_BUCKETS, 1);
-        epoch = ngx_current_msec / width;
-        sum = 0;
-
-        for (i = 0; i < NGX_HTTP_GW_LT_BUCKETS; i++) {
-            if ((ngx_msec_int_t) (epoch - e->epoch[i])
-                < NGX_HTTP_GW_LT_BUCKETS)
-            {
-                sum += e->bytes[i];
-            }
-        }
+        sum = ngx_http_gw_lt_window_bytes(e,
+                  ngx_http_gw_lt_epoch(lcf, ngx_current_msec));
 
         /* bytes per second, to three decimals */
         *scale = 3;

@@ -1358,11 +1358,7 @@ ngx_http_gw_webhook_report_replay(ngx_http_gw_report_t *rp,
     ngx_shm_zone_t      **zones;
     ngx_http_gw_label_t   label;
 
-    static struct {
-        char        *name;
-        ngx_uint_t   type;
-        char        *help;
-    } families[] = {
+    static ngx_http_gw_metric_t  families[] = {
         { "replay_entries", NGX_HTTP_GW_GAUGE,
           "Deliveries remembered in a gw_webhook_replay zone" },
         { "replay_evictions_total", NGX_HTTP_GW_COUNTER,

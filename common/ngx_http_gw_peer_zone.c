@@ -99,6 +99,35 @@ ngx_http_gw_peer_zone_add(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us,
 }
 
 
+/*
+ * Takes the zone's mutex: a copy of entry i, for a reader (gw_status) that
+ * must not hold the lock while it writes its output.
+ */
+
+ngx_int_t
+ngx_http_gw_peer_zone_copy(ngx_http_gw_peer_zone_t *pz, ngx_uint_t i,
+    void *buf, size_t len)
+{
+    if (pz->sh == NULL) {
+        return NGX_DONE;
+    }
+
+    ngx_shmtx_lock(&pz->shpool->mutex);
+
+    if (i >= pz->sh->npeers) {
+        ngx_shmtx_unlock(&pz->shpool->mutex);
+        return NGX_DONE;
+    }
+
+    ngx_memcpy(buf, ngx_http_gw_peer_zone_entry(pz, i),
+               ngx_min(len, pz->size));
+
+    ngx_shmtx_unlock(&pz->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
 /* under the zone's mutex: the entry of the peer with this address */
 
 void *

@@ -72,5 +72,10 @@ NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_peer_zone_add(ngx_conf_t *cf,
 NGX_HTTP_GW_LOCAL void *ngx_http_gw_peer_zone_find(
     ngx_http_gw_peer_zone_t *pz, ngx_str_t *name);
 
+/* takes the mutex: copies the first len bytes of entry i into buf;
+ * NGX_DONE when there is no entry i (or no zone yet) */
+NGX_HTTP_GW_LOCAL ngx_int_t ngx_http_gw_peer_zone_copy(
+    ngx_http_gw_peer_zone_t *pz, ngx_uint_t i, void *buf, size_t len);
+
 
 #endif /* _NGX_HTTP_GW_PEER_ZONE_H_INCLUDED_ */

@@ -64,6 +64,14 @@ typedef struct {
 } ngx_http_gw_label_t;
 
 
+/* a family as a module lists it: rp->family(rp, m->name, m->type, m->help) */
+typedef struct {
+    char                          *name;
+    ngx_uint_t                     type;     /* NGX_HTTP_GW_COUNTER, _GAUGE */
+    char                          *help;
+} ngx_http_gw_metric_t;
+
+
 struct ngx_http_gw_report_s {
     /*
      * family(): starts a metric family; name is the part after
