@@ -38,6 +38,7 @@ use Time::HiRes qw(sleep time);
 
 use lib "$FindBin::Bin/lib";
 use NginxGw::Util qw(free_port);
+use NginxGw::Chaos qw(finish_load pct);
 use NginxGw::Redis qw(redis_available redis_start gw_nginx timed_get);
 
 plan skip_all => 'redis-server not installed' unless redis_available();
@@ -83,8 +84,8 @@ my @paths = qw(/local /allow /deny);
 # --- load ------------------------------------------------------------------
 
 # start_load($name, $seconds): $clients children, each writing
-# "path code status ms" lines to its own file.  finish_load() waits for
-# them and returns the records [path, code, status, ms].
+# "path code status ms" lines to its own file.  finish_load() (NginxGw::Chaos)
+# waits for them and returns the records [path, code, status, ms].
 
 sub start_load {
     my ($name, $seconds) = @_;
@@ -112,25 +113,7 @@ sub start_load {
     return \@pids;
 }
 
-sub finish_load {
-    my ($load) = @_;
-    my @rec;
-    for my $p (@$load) {
-        waitpid $p->[0], 0;
-        open my $fh, '<', $p->[1] or next;
-        push @rec, map { [split] } <$fh>;
-    }
-    return \@rec;
-}
-
 sub run_load { finish_load(start_load(@_)) }
-
-sub pct {
-    my ($p, @v) = @_;
-    @v = sort { $a <=> $b } @v;
-    return 0 unless @v;
-    return $v[int($p / 100 * $#v + 0.5)];
-}
 
 # check_phase($name, $records, %want): want per path a regex of
 # "code status" every record must match; the latency bound on all.
