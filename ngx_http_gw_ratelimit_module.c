@@ -105,6 +105,15 @@
 /* longer keys are named in Redis by their digest, in hex */
 #define NGX_HTTP_GW_RL_NAME_LEN          256
 
+/*
+ * Checks of one key that requests start in one turn of the event loop go
+ * to Redis as one script run, with at most so many costs (EVALSHA, sha,
+ * numkeys, key, 4 figures at most and the costs fit in
+ * NGX_HTTP_GW_REDIS_MAX_ARGS); open batches are found by the key's digest
+ */
+#define NGX_HTTP_GW_RL_BATCH            24
+#define NGX_HTTP_GW_RL_BATCH_BUCKETS    64
+
 /* a flush tick sends at most so many deltas, looking at so many entries */
 #define NGX_HTTP_GW_RL_FLUSH_SYNCS       256
 #define NGX_HTTP_GW_RL_FLUSH_VISITS      1024
@@ -217,9 +226,12 @@ typedef struct {
 } ngx_http_gw_ratelimit_result_t;
 
 
+typedef struct ngx_http_gw_ratelimit_batch_s  ngx_http_gw_ratelimit_batch_t;
+
 typedef struct {
     ngx_http_request_t             *request;      /* waiting for Redis */
-    ngx_http_gw_redis_cmd_t        *cmd;
+    ngx_http_gw_ratelimit_batch_t  *batch;        /* the check waited for */
+    ngx_uint_t                      slot;         /* in the batch */
     ngx_uint_t                      next;
     ngx_uint_t                      nresults;
     ngx_http_gw_ratelimit_result_t *results;
@@ -231,6 +243,26 @@ typedef struct {
     unsigned                        replied:1;
     unsigned                        rejected:1;
 } ngx_http_gw_ratelimit_ctx_t;
+
+
+/*
+ * Exact checks of one key in Redis, per worker: open while requests of
+ * this turn of the event loop join it, then one script run for all, whose
+ * reply answers each in the order they came.  Reused, as syncs are.
+ */
+
+struct ngx_http_gw_ratelimit_batch_s {
+    ngx_http_gw_ratelimit_batch_t  *next;         /* in a bucket, or free */
+    ngx_queue_t                     queue;        /* in the open ones */
+    ngx_http_gw_ratelimit_zone_t   *zone;
+    u_char                          digest[NGX_HTTP_GW_RL_KEY_LEN];
+    ngx_uint_t                      n;
+    ngx_http_gw_ratelimit_ctx_t    *waiters[NGX_HTTP_GW_RL_BATCH];
+    int64_t                         costs[NGX_HTTP_GW_RL_BATCH];
+    unsigned                        open:1;
+    size_t                          len;
+    u_char                          name[NGX_HTTP_GW_RL_NAME_LEN];
+};
 
 
 /* a sync in flight: per worker, reused, not tied to any request */
@@ -252,7 +284,6 @@ struct ngx_http_gw_ratelimit_sync_s {
 typedef struct {
     ngx_event_t                     event;
     ngx_http_gw_ratelimit_zone_t   *zone;
-    ngx_pool_t                     *pool;
 } ngx_http_gw_ratelimit_flush_t;
 
 
@@ -264,7 +295,7 @@ static ngx_int_t ngx_http_gw_ratelimit_finish(ngx_http_request_t *r,
     ngx_http_gw_ratelimit_ctx_t *ctx,
     ngx_http_gw_ratelimit_loc_conf_t *rlcf);
 static ngx_int_t ngx_http_gw_ratelimit_shm(ngx_http_gw_ratelimit_result_t *res,
-    ngx_pool_t *pool, ngx_log_t *log);
+    ngx_log_t *log);
 static void ngx_http_gw_ratelimit_account(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_http_gw_ratelimit_state_t *st, ngx_http_gw_ratelimit_result_t *res,
     uint64_t now, ngx_uint_t force);
@@ -276,16 +307,25 @@ static ngx_http_gw_shm_cache_node_t *ngx_http_gw_ratelimit_lookup(
 static void ngx_http_gw_ratelimit_evict(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_uint_t force);
 static void ngx_http_gw_ratelimit_refund(ngx_http_gw_ratelimit_ctx_t *ctx,
-    ngx_uint_t n, ngx_pool_t *pool, ngx_log_t *log);
+    ngx_uint_t n, ngx_log_t *log);
 static ngx_int_t ngx_http_gw_ratelimit_redis_eval(
-    ngx_http_gw_ratelimit_zone_t *zone, ngx_str_t *name, int64_t cost,
-    ngx_uint_t force, ngx_http_gw_redis_handler_pt handler, void *data,
-    ngx_pool_t *pool, ngx_log_t *log, ngx_http_gw_redis_cmd_t **cmdp);
-static void ngx_http_gw_ratelimit_redis_handler(void *data,
+    ngx_http_gw_ratelimit_zone_t *zone, ngx_str_t *name, int64_t *costs,
+    ngx_uint_t ncosts, ngx_uint_t force, ngx_http_gw_redis_handler_pt handler,
+    void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_gw_ratelimit_batch_add(
+    ngx_http_gw_ratelimit_ctx_t *ctx, ngx_http_gw_ratelimit_result_t *res,
+    ngx_log_t *log);
+static void ngx_http_gw_ratelimit_batch_send(ngx_event_t *ev);
+static void ngx_http_gw_ratelimit_batch_handler(void *data,
     redisReply *reply);
+static void ngx_http_gw_ratelimit_batch_free(
+    ngx_http_gw_ratelimit_batch_t *b);
+static void ngx_http_gw_ratelimit_redis_reply(ngx_http_gw_ratelimit_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t i, ngx_uint_t n);
 static ngx_int_t ngx_http_gw_ratelimit_redis_state(
-    ngx_http_gw_ratelimit_zone_t *zone, redisReply *reply,
-    ngx_http_gw_ratelimit_state_t *st, uint64_t *allowed, uint64_t now);
+    ngx_http_gw_ratelimit_zone_t *zone, redisReply *reply, ngx_uint_t i,
+    ngx_uint_t n, ngx_http_gw_ratelimit_state_t *st, uint64_t *allowed,
+    uint64_t now);
 static void ngx_http_gw_ratelimit_report(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_http_gw_ratelimit_state_t *st, ngx_http_gw_ratelimit_result_t *res,
     uint64_t now);
@@ -301,7 +341,7 @@ static ngx_http_gw_ratelimit_sync_t *ngx_http_gw_ratelimit_sync_alloc(
     ngx_http_gw_ratelimit_zone_t *zone, u_char *digest, ngx_str_t *name,
     uint64_t delta);
 static void ngx_http_gw_ratelimit_sync_send(ngx_http_gw_ratelimit_sync_t *sync,
-    ngx_pool_t *pool, ngx_log_t *log);
+    ngx_log_t *log);
 static void ngx_http_gw_ratelimit_sync_abort(
     ngx_http_gw_ratelimit_zone_t *zone, u_char *digest);
 static void ngx_http_gw_ratelimit_sync_handler(void *data,
@@ -343,7 +383,6 @@ static char *ngx_http_gw_ratelimit(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_gw_ratelimit_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle);
-static void ngx_http_gw_ratelimit_flush_cleanup(void *data);
 static void ngx_http_gw_ratelimit_exit_process(ngx_cycle_t *cycle);
 
 
@@ -402,11 +441,13 @@ static ngx_str_t  ngx_http_gw_ratelimit_redis_fails[] = {
 
 /*
  * The scripts.  Both take the limiter's hash as KEYS[1] and read Redis's
- * clock; with "force" (ARGV's last) the cost is taken whatever the state
- * (a sync from the hybrid mode, or a refund with a negative cost).  They
- * return the state, from which the module computes the headers exactly as
- * for shared memory: {allowed, prev, cur, ms into the window} and
- * {allowed, tokens in thousandths}.
+ * clock.  ARGV is the zone's figures, "force", then one cost per check,
+ * taken in turn: a batch of the requests of one key (with "force" the cost
+ * is taken whatever the state: a sync from the hybrid mode, or a refund
+ * with a negative cost).  For each cost they return the state after it,
+ * from which the module computes the headers exactly as for shared
+ * memory: {allowed, prev, cur, ms into the window} and {allowed, tokens in
+ * thousandths}.
  */
 
 /*
@@ -423,7 +464,7 @@ static ngx_http_gw_redis_script_t  ngx_http_gw_ratelimit_sw_script = {
             " + math.floor(tonumber(t[2]) / 1000)\n"
         "local w = tonumber(ARGV[1])\n"
         "local q = tonumber(ARGV[2])\n"
-        "local cost = tonumber(ARGV[3])\n"
+        "local force = ARGV[3] == '1'\n"
         "local idx = math.floor(now / w)\n"
         "local e = now - idx * w\n"
         "local h = redis.call('HMGET', KEYS[1], 'w', 'p', 'c')\n"
@@ -432,16 +473,21 @@ static ngx_http_gw_redis_script_t  ngx_http_gw_ratelimit_sw_script = {
         "local c = tonumber(h[3]) or 0\n"
         "if sw == idx - 1 then p = c; c = 0\n"
         "elseif sw ~= idx then p = 0; c = 0 end\n"
-        "local ok = 0\n"
-        "if ARGV[4] == '1' then\n"
-        "  ok = 1; c = c + cost\n"
-        "  if c < 0 then c = 0 end\n"
-        "elseif p * (w - e) + (c + cost) * w <= q * w then\n"
-        "  ok = 1; c = c + cost\n"
+        "local r = {}\n"
+        "for i = 4, #ARGV do\n"
+        "  local cost = tonumber(ARGV[i])\n"
+        "  local ok = 0\n"
+        "  if force then\n"
+        "    ok = 1; c = c + cost\n"
+        "    if c < 0 then c = 0 end\n"
+        "  elseif p * (w - e) + (c + cost) * w <= q * w then\n"
+        "    ok = 1; c = c + cost\n"
+        "  end\n"
+        "  r[#r + 1] = ok; r[#r + 1] = p; r[#r + 1] = c; r[#r + 1] = e\n"
         "end\n"
         "redis.call('HSET', KEYS[1], 'w', idx, 'p', p, 'c', c)\n"
         "redis.call('PEXPIRE', KEYS[1], 2 * w - e)\n"
-        "return {ok, p, c, e}\n"),
+        "return r\n"),
     { 0 }
 };
 
@@ -454,7 +500,7 @@ static ngx_http_gw_redis_script_t  ngx_http_gw_ratelimit_tb_script = {
         "local n = tonumber(ARGV[1])\n"
         "local unit = tonumber(ARGV[2])\n"
         "local burst = tonumber(ARGV[3])\n"
-        "local cost = tonumber(ARGV[4])\n"
+        "local force = ARGV[4] == '1'\n"
         "local h = redis.call('HMGET', KEYS[1], 't', 'l')\n"
         "local tokens = tonumber(h[1])\n"
         "local last = tonumber(h[2])\n"
@@ -462,16 +508,21 @@ static ngx_http_gw_redis_script_t  ngx_http_gw_ratelimit_tb_script = {
         "local el = now - last\n"
         "if el < 0 then el = 0 end\n"
         "tokens = math.min(burst, tokens + el * n / unit)\n"
-        "local ok = 0\n"
-        "if ARGV[5] == '1' then\n"
-        "  ok = 1; tokens = math.min(burst, math.max(0, tokens - cost))\n"
-        "elseif tokens >= cost then\n"
-        "  ok = 1; tokens = tokens - cost\n"
+        "local r = {}\n"
+        "for i = 5, #ARGV do\n"
+        "  local cost = tonumber(ARGV[i])\n"
+        "  local ok = 0\n"
+        "  if force then\n"
+        "    ok = 1; tokens = math.min(burst, math.max(0, tokens - cost))\n"
+        "  elseif tokens >= cost then\n"
+        "    ok = 1; tokens = tokens - cost\n"
+        "  end\n"
+        "  r[#r + 1] = ok; r[#r + 1] = math.floor(tokens * 1000)\n"
         "end\n"
         "redis.call('HSET', KEYS[1], 't', tokens, 'l', now)\n"
         "redis.call('PEXPIRE', KEYS[1],"
             " math.ceil((burst - tokens) * unit / n) + 1000)\n"
-        "return {ok, math.floor(tokens * 1000)}\n"),
+        "return r\n"),
     { 0 }
 };
 
@@ -574,6 +625,13 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 static ngx_http_gw_ratelimit_sync_t  *ngx_http_gw_ratelimit_free_syncs;
 
+/* the worker's open batches: by digest, and in the order they opened */
+static ngx_http_gw_ratelimit_batch_t
+    *ngx_http_gw_ratelimit_buckets[NGX_HTTP_GW_RL_BATCH_BUCKETS];
+static ngx_queue_t                     ngx_http_gw_ratelimit_open;
+static ngx_event_t                     ngx_http_gw_ratelimit_send_event;
+static ngx_http_gw_ratelimit_batch_t  *ngx_http_gw_ratelimit_free_batches;
+
 
 static ngx_int_t
 ngx_http_gw_ratelimit_handler(ngx_http_request_t *r)
@@ -643,8 +701,7 @@ ngx_http_gw_ratelimit_handler(ngx_http_request_t *r)
             if (res->outcome == NGX_HTTP_GW_RL_FAILED
                 && res->zone->on_error == NGX_HTTP_GW_RL_ON_ERROR_LOCAL)
             {
-                if (ngx_http_gw_ratelimit_shm(res, r->pool,
-                                              r->connection->log)
+                if (ngx_http_gw_ratelimit_shm(res, r->connection->log)
                     != NGX_OK)
                 {
                     res->outcome = NGX_HTTP_GW_RL_FAILED;
@@ -676,7 +733,7 @@ ngx_http_gw_ratelimit_handler(ngx_http_request_t *r)
 
         if (res->outcome == NGX_HTTP_GW_RL_OVER && !res->dry_run) {
             ctx->rejected = 1;
-            ngx_http_gw_ratelimit_refund(ctx, i, r->pool, r->connection->log);
+            ngx_http_gw_ratelimit_refund(ctx, i, r->connection->log);
             i++;
             break;
         }
@@ -758,7 +815,7 @@ ngx_http_gw_ratelimit_start(ngx_http_request_t *r,
     }
 
     if (zone->redis == NULL || zone->sync) {
-        if (ngx_http_gw_ratelimit_shm(res, r->pool, r->connection->log)
+        if (ngx_http_gw_ratelimit_shm(res, r->connection->log)
             != NGX_OK)
         {
             /* the zone could not hold the key: let the request through */
@@ -770,32 +827,13 @@ ngx_http_gw_ratelimit_start(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_gw_ratelimit_module);
 
-    rc = ngx_http_gw_ratelimit_redis_eval(zone, &res->name, res->cost, 0,
-                                          ngx_http_gw_ratelimit_redis_handler,
-                                          ctx, r->pool, r->connection->log,
-                                          &ctx->cmd);
+    rc = ngx_http_gw_ratelimit_batch_add(ctx, res, r->connection->log);
+
     if (rc == NGX_OK) {
         return NGX_AGAIN;
     }
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    /* NGX_DECLINED: Redis is known to be down */
-
-    res->outcome = NGX_HTTP_GW_RL_FAILED;
-    res->redis_failed = 1;
-
-    if (zone->on_error == NGX_HTTP_GW_RL_ON_ERROR_LOCAL) {
-        if (ngx_http_gw_ratelimit_shm(res, r->pool, r->connection->log)
-            != NGX_OK)
-        {
-            res->outcome = NGX_HTTP_GW_RL_FAILED;
-        }
-    }
-
-    return NGX_OK;
+    return NGX_ERROR;
 }
 
 
@@ -911,7 +949,7 @@ ngx_http_gw_ratelimit_finish(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_gw_ratelimit_shm(ngx_http_gw_ratelimit_result_t *res,
-    ngx_pool_t *pool, ngx_log_t *log)
+    ngx_log_t *log)
 {
     uint64_t                        now, delta;
     ngx_uint_t                      due;
@@ -966,7 +1004,7 @@ ngx_http_gw_ratelimit_shm(ngx_http_gw_ratelimit_result_t *res,
             ngx_http_gw_ratelimit_sync_abort(zone, res->digest);
 
         } else {
-            ngx_http_gw_ratelimit_sync_send(sync, pool, log);
+            ngx_http_gw_ratelimit_sync_send(sync, log);
         }
     }
 
@@ -1311,8 +1349,9 @@ ngx_http_gw_ratelimit_evict(ngx_http_gw_ratelimit_zone_t *zone,
 
 static void
 ngx_http_gw_ratelimit_refund(ngx_http_gw_ratelimit_ctx_t *ctx, ngx_uint_t n,
-    ngx_pool_t *pool, ngx_log_t *log)
+    ngx_log_t *log)
 {
+    int64_t                          cost;
     uint64_t                         cap;
     ngx_uint_t                       i;
     ngx_http_gw_ratelimit_zone_t    *zone;
@@ -1329,10 +1368,12 @@ ngx_http_gw_ratelimit_refund(ngx_http_gw_ratelimit_ctx_t *ctx, ngx_uint_t n,
         }
 
         if (res->in_redis) {
-            (void) ngx_http_gw_ratelimit_redis_eval(zone, &res->name,
-                                       -(int64_t) res->cost, 1,
+            cost = -(int64_t) res->cost;
+
+            (void) ngx_http_gw_ratelimit_redis_eval(zone, &res->name, &cost,
+                                       1, 1,
                                        ngx_http_gw_ratelimit_ignore_handler,
-                                       NULL, pool, log, NULL);
+                                       NULL, log);
             res->in_redis = 0;
         }
 
@@ -1374,23 +1415,32 @@ ngx_http_gw_ratelimit_refund(ngx_http_gw_ratelimit_ctx_t *ctx, ngx_uint_t n,
 
 static ngx_int_t
 ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
-    ngx_str_t *name, int64_t cost, ngx_uint_t force,
-    ngx_http_gw_redis_handler_pt handler, void *data, ngx_pool_t *pool,
-    ngx_log_t *log, ngx_http_gw_redis_cmd_t **cmdp)
+    ngx_str_t *name, int64_t *costs, ngx_uint_t ncosts, ngx_uint_t force,
+    ngx_http_gw_redis_handler_pt handler, void *data, ngx_log_t *log)
 {
-    u_char                      *p;
-    ngx_str_t                    rkey, args[5];
-    ngx_uint_t                   nargs;
+    u_char                      *p, *key;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_str_t                    rkey, args[4 + NGX_HTTP_GW_RL_BATCH];
+    ngx_uint_t                   i, nargs;
     ngx_http_gw_redis_script_t  *script;
-    u_char                       buf[5][NGX_INT64_LEN + 1];
+    u_char                       buf[4 + NGX_HTTP_GW_RL_BATCH]
+                                    [NGX_INT64_LEN + 1];
+    u_char                       kbuf[512];
 
-    rkey.len = sizeof("gw:rl:{:}:sw") - 1 + zone->name.len + name->len;
-    rkey.data = ngx_pnalloc(pool, rkey.len);
-    if (rkey.data == NULL) {
-        return NGX_ERROR;
+    len = sizeof("gw:rl:{:}:sw") - 1 + zone->name.len + name->len;
+
+    if (len <= sizeof(kbuf)) {
+        key = kbuf;
+
+    } else {
+        key = ngx_alloc(len, log);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    p = ngx_cpymem(rkey.data, "gw:rl:{", 7);
+    p = ngx_cpymem(key, "gw:rl:{", 7);
     p = ngx_cpymem(p, zone->name.data, zone->name.len);
     *p++ = ':';
     p = ngx_cpymem(p, name->data, name->len);
@@ -1404,11 +1454,7 @@ ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
         args[0].len = ngx_sprintf(buf[0], "%M", zone->window) - buf[0];
         args[1].data = buf[1];
         args[1].len = ngx_sprintf(buf[1], "%uL", zone->limit) - buf[1];
-        args[2].data = buf[2];
-        args[2].len = ngx_sprintf(buf[2], "%L", cost) - buf[2];
-        args[3].data = (u_char *) (force ? "1" : "0");
-        args[3].len = 1;
-        nargs = 4;
+        nargs = 2;
 
     } else {
         p = ngx_cpymem(p, "}:tb", 4);
@@ -1421,27 +1467,229 @@ ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
         args[1].len = ngx_sprintf(buf[1], "%M", zone->unit) - buf[1];
         args[2].data = buf[2];
         args[2].len = ngx_sprintf(buf[2], "%uL", zone->limit) - buf[2];
-        args[3].data = buf[3];
-        args[3].len = ngx_sprintf(buf[3], "%L", cost) - buf[3];
-        args[4].data = (u_char *) (force ? "1" : "0");
-        args[4].len = 1;
-        nargs = 5;
+        nargs = 3;
     }
 
-    rkey.len = p - rkey.data;
+    args[nargs].data = (u_char *) (force ? "1" : "0");
+    args[nargs].len = 1;
+    nargs++;
+
+    for (i = 0; i < ncosts && i < NGX_HTTP_GW_RL_BATCH; i++) {
+        args[nargs].data = buf[nargs];
+        args[nargs].len = ngx_sprintf(buf[nargs], "%L", costs[i])
+                          - buf[nargs];
+        nargs++;
+    }
+
+    rkey.data = key;
+    rkey.len = p - key;
 
     /* the client copies its arguments */
 
-    return ngx_http_gw_redis_eval(zone->redis, script, 1, &rkey, nargs, args,
-                                  handler, data, log, cmdp);
+    rc = ngx_http_gw_redis_eval(zone->redis, script, 1, &rkey, nargs, args,
+                                handler, data, log, NULL);
+
+    if (key != kbuf) {
+        ngx_free(key);
+    }
+
+    return rc;
+}
+
+
+/*
+ * An exact check in Redis: joins the worker's open batch of the key, or
+ * opens one; the batches are sent once this turn of the event loop has
+ * run its events.  A request that comes while Redis is known to be down
+ * waits for no more than that turn, as the others of its batch.
+ */
+
+static ngx_int_t
+ngx_http_gw_ratelimit_batch_add(ngx_http_gw_ratelimit_ctx_t *ctx,
+    ngx_http_gw_ratelimit_result_t *res, ngx_log_t *log)
+{
+    ngx_uint_t                      k;
+    ngx_http_gw_ratelimit_batch_t  *b;
+
+    k = res->digest[0] % NGX_HTTP_GW_RL_BATCH_BUCKETS;
+
+    for (b = ngx_http_gw_ratelimit_buckets[k]; b; b = b->next) {
+        if (b->zone == res->zone
+            && ngx_memcmp(b->digest, res->digest, NGX_HTTP_GW_RL_KEY_LEN)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (b == NULL || b->n == NGX_HTTP_GW_RL_BATCH) {
+
+        /* the first of its key in this turn, or the batch is full */
+
+        if (res->name.len > NGX_HTTP_GW_RL_NAME_LEN) {
+            return NGX_ERROR;
+        }
+
+        b = ngx_http_gw_ratelimit_free_batches;
+
+        if (b != NULL) {
+            ngx_http_gw_ratelimit_free_batches = b->next;
+
+        } else {
+            b = ngx_palloc(ngx_cycle->pool,
+                           sizeof(ngx_http_gw_ratelimit_batch_t));
+            if (b == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        b->zone = res->zone;
+        ngx_memcpy(b->digest, res->digest, NGX_HTTP_GW_RL_KEY_LEN);
+        b->n = 0;
+        b->open = 1;
+        b->len = res->name.len;
+        ngx_memcpy(b->name, res->name.data, res->name.len);
+
+        /* before a full one of the same key: found first */
+
+        b->next = ngx_http_gw_ratelimit_buckets[k];
+        ngx_http_gw_ratelimit_buckets[k] = b;
+
+        ngx_queue_insert_tail(&ngx_http_gw_ratelimit_open, &b->queue);
+
+        if (!ngx_http_gw_ratelimit_send_event.posted) {
+            ngx_http_gw_ratelimit_send_event.log = ngx_cycle->log;
+            ngx_post_event(&ngx_http_gw_ratelimit_send_event,
+                           &ngx_posted_events);
+        }
+    }
+
+    ctx->batch = b;
+    ctx->slot = b->n;
+
+    b->waiters[b->n] = ctx;
+    b->costs[b->n] = res->cost;
+    b->n++;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "gw_ratelimit: zone \"%V\" check %ui in batch %p",
+                   &res->zone->name, ctx->slot, b);
+
+    return NGX_OK;
+}
+
+
+/* the posted event: every open batch goes to Redis, as one script run */
+
+static void
+ngx_http_gw_ratelimit_batch_send(ngx_event_t *ev)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       name;
+    ngx_uint_t                      i, n;
+    ngx_queue_t                     open, *q;
+    ngx_http_gw_ratelimit_batch_t  *b;
+
+    /* the batches opened from here on are for the next run of this event */
+
+    ngx_memzero(ngx_http_gw_ratelimit_buckets,
+                sizeof(ngx_http_gw_ratelimit_buckets));
+
+    if (ngx_queue_empty(&ngx_http_gw_ratelimit_open)) {
+        return;
+    }
+
+    open = ngx_http_gw_ratelimit_open;
+    open.next->prev = &open;
+    open.prev->next = &open;
+    ngx_queue_init(&ngx_http_gw_ratelimit_open);
+
+    while (!ngx_queue_empty(&open)) {
+        q = ngx_queue_head(&open);
+        ngx_queue_remove(q);
+
+        b = ngx_queue_data(q, ngx_http_gw_ratelimit_batch_t, queue);
+        b->open = 0;
+
+        /* the requests that went away meanwhile leave their places */
+
+        n = 0;
+
+        for (i = 0; i < b->n; i++) {
+            if (b->waiters[i] == NULL) {
+                continue;
+            }
+
+            b->waiters[n] = b->waiters[i];
+            b->costs[n] = b->costs[i];
+            b->waiters[n]->slot = n;
+            n++;
+        }
+
+        b->n = n;
+
+        if (n == 0) {
+            ngx_http_gw_ratelimit_batch_free(b);
+            continue;
+        }
+
+        name.len = b->len;
+        name.data = b->name;
+
+        rc = ngx_http_gw_ratelimit_redis_eval(b->zone, &name, b->costs, n, 0,
+                                         ngx_http_gw_ratelimit_batch_handler,
+                                         b, ev->log);
+
+        if (rc != NGX_OK) {
+            /* Redis is known to be down, or no memory: a failure for all */
+            ngx_http_gw_ratelimit_batch_handler(b, NULL);
+        }
+    }
+}
+
+
+/* the reply of a batch, or NULL: each request of it goes on */
+
+static void
+ngx_http_gw_ratelimit_batch_handler(void *data, redisReply *reply)
+{
+    ngx_http_gw_ratelimit_batch_t  *b = data;
+
+    ngx_uint_t                    i;
+    ngx_http_gw_ratelimit_ctx_t  *ctx;
+
+    for (i = 0; i < b->n; i++) {
+        ctx = b->waiters[i];
+
+        if (ctx == NULL) {
+            /* its request went away */
+            continue;
+        }
+
+        b->waiters[i] = NULL;
+        ctx->batch = NULL;
+
+        ngx_http_gw_ratelimit_redis_reply(ctx, reply, i, b->n);
+    }
+
+    ngx_http_gw_ratelimit_batch_free(b);
 }
 
 
 static void
-ngx_http_gw_ratelimit_redis_handler(void *data, redisReply *reply)
+ngx_http_gw_ratelimit_batch_free(ngx_http_gw_ratelimit_batch_t *b)
 {
-    ngx_http_gw_ratelimit_ctx_t  *ctx = data;
+    b->next = ngx_http_gw_ratelimit_free_batches;
+    ngx_http_gw_ratelimit_free_batches = b;
+}
 
+
+/* check i of the n of a batch has its answer: the request goes on */
+
+static void
+ngx_http_gw_ratelimit_redis_reply(ngx_http_gw_ratelimit_ctx_t *ctx,
+    redisReply *reply, ngx_uint_t i, ngx_uint_t n)
+{
     uint64_t                         allowed, now;
     ngx_connection_t                *c;
     ngx_http_request_t              *r;
@@ -1452,14 +1700,13 @@ ngx_http_gw_ratelimit_redis_handler(void *data, redisReply *reply)
     c = r->connection;
     res = &ctx->results[ctx->next];
 
-    ctx->cmd = NULL;
     ctx->waiting = 0;
     ctx->replied = 1;
 
     now = ngx_http_gw_ratelimit_now();
 
-    if (ngx_http_gw_ratelimit_redis_state(res->zone, reply, &st, &allowed,
-                                          now)
+    if (ngx_http_gw_ratelimit_redis_state(res->zone, reply, i, n, &st,
+                                          &allowed, now)
         != NGX_OK)
     {
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
@@ -1520,26 +1767,29 @@ ngx_http_gw_ratelimit_redis_handler(void *data, redisReply *reply)
 
 static ngx_int_t
 ngx_http_gw_ratelimit_redis_state(ngx_http_gw_ratelimit_zone_t *zone,
-    redisReply *reply, ngx_http_gw_ratelimit_state_t *st, uint64_t *allowed,
-    uint64_t now)
+    redisReply *reply, ngx_uint_t i, ngx_uint_t n,
+    ngx_http_gw_ratelimit_state_t *st, uint64_t *allowed, uint64_t now)
 {
-    ngx_uint_t   i, n;
-    long long    v[4];
+    ngx_uint_t    k, m;
+    long long     v[4];
+    redisReply  **e;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
         return NGX_ERROR;
     }
 
-    n = (zone->algorithm == NGX_HTTP_GW_RL_SLIDING_WINDOW) ? 4 : 2;
+    /* the state after check i of n: m integers each */
 
-    if (reply->elements != n) {
+    m = (zone->algorithm == NGX_HTTP_GW_RL_SLIDING_WINDOW) ? 4 : 2;
+
+    if (i >= n || reply->elements != m * n) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER
-            || reply->element[i]->integer < 0)
-        {
+    e = &reply->element[m * i];
+
+    for (k = 0; k < m; k++) {
+        if (e[k]->type != REDIS_REPLY_INTEGER || e[k]->integer < 0) {
             return NGX_ERROR;
         }
 
@@ -1548,7 +1798,7 @@ ngx_http_gw_ratelimit_redis_state(ngx_http_gw_ratelimit_zone_t *zone,
          * wrap: counts beyond 2^32 only ever mean "over the limit"
          */
 
-        v[i] = ngx_min(reply->element[i]->integer, 0xffffffffLL);
+        v[k] = ngx_min(e[k]->integer, 0xffffffffLL);
     }
 
     ngx_memzero(st, sizeof(ngx_http_gw_ratelimit_state_t));
@@ -1679,18 +1929,20 @@ ngx_http_gw_ratelimit_sync_alloc(ngx_http_gw_ratelimit_zone_t *zone,
 
 static void
 ngx_http_gw_ratelimit_sync_send(ngx_http_gw_ratelimit_sync_t *sync,
-    ngx_pool_t *pool, ngx_log_t *log)
+    ngx_log_t *log)
 {
+    int64_t    delta;
     ngx_int_t  rc;
     ngx_str_t  name;
 
     name.len = sync->len;
     name.data = sync->name;
 
-    rc = ngx_http_gw_ratelimit_redis_eval(sync->zone, &name,
-                                          (int64_t) sync->delta, 1,
+    delta = (int64_t) sync->delta;
+
+    rc = ngx_http_gw_ratelimit_redis_eval(sync->zone, &name, &delta, 1, 1,
                                           ngx_http_gw_ratelimit_sync_handler,
-                                          sync, pool, log, NULL);
+                                          sync, log);
     if (rc == NGX_OK) {
         return;
     }
@@ -1744,7 +1996,8 @@ ngx_http_gw_ratelimit_sync_handler(void *data, redisReply *reply)
     zone = sync->zone;
     now = ngx_http_gw_ratelimit_now();
 
-    rc = ngx_http_gw_ratelimit_redis_state(zone, reply, &rst, &allowed, now);
+    rc = ngx_http_gw_ratelimit_redis_state(zone, reply, 0, 1, &rst, &allowed,
+                                           now);
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -1892,12 +2145,8 @@ ngx_http_gw_ratelimit_flush_handler(ngx_event_t *ev)
         sync = syncs;
         syncs = sync->next;
 
-        ngx_http_gw_ratelimit_sync_send(sync, flush->pool, ev->log);
+        ngx_http_gw_ratelimit_sync_send(sync, ev->log);
     }
-
-    /* the client has copied the commands' arguments */
-
-    ngx_reset_pool(flush->pool);
 
     ngx_add_timer(ev, zone->sync);
 }
@@ -2093,9 +2342,10 @@ ngx_http_gw_ratelimit_cleanup(void *data)
 {
     ngx_http_gw_ratelimit_ctx_t  *ctx = data;
 
-    if (ctx->cmd != NULL) {
-        ngx_http_gw_redis_cancel(ctx->cmd);
-        ctx->cmd = NULL;
+    if (ctx->batch != NULL) {
+        /* its place is skipped, or its answer ignored */
+        ctx->batch->waiters[ctx->slot] = NULL;
+        ctx->batch = NULL;
     }
 }
 
@@ -3109,7 +3359,6 @@ static ngx_int_t
 ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                          i;
-    ngx_pool_cleanup_t                 *cln;
     ngx_http_gw_ratelimit_zone_t      **zp, *zone;
     ngx_http_gw_ratelimit_flush_t      *flush;
     ngx_http_gw_ratelimit_main_conf_t  *rmcf;
@@ -3126,6 +3375,11 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_queue_init(&ngx_http_gw_ratelimit_open);
+
+    ngx_http_gw_ratelimit_send_event.handler = ngx_http_gw_ratelimit_batch_send;
+    ngx_http_gw_ratelimit_send_event.log = cycle->log;
+
     zp = rmcf->zones.elts;
 
     for (i = 0; i < rmcf->zones.nelts; i++) {
@@ -3140,19 +3394,6 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        cln = ngx_pool_cleanup_add(cycle->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        flush->pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, cycle->log);
-        if (flush->pool == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_gw_ratelimit_flush_cleanup;
-        cln->data = flush->pool;
-
         flush->zone = zone;
 
         flush->event.handler = ngx_http_gw_ratelimit_flush_handler;
@@ -3164,17 +3405,6 @@ ngx_http_gw_ratelimit_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
-}
-
-
-/* the worker's cycle pool goes at its exit, and the flush pool with it */
-
-static void
-ngx_http_gw_ratelimit_flush_cleanup(void *data)
-{
-    ngx_pool_t  *pool = data;
-
-    ngx_destroy_pool(pool);
 }
 
 

@@ -413,7 +413,7 @@ ngx_http_gw_redis_eval(ngx_http_gw_redis_t *rd,
 {
     u_char                    nk[NGX_INT_T_LEN];
     ngx_uint_t                i, argc;
-    ngx_str_t                 argv[3 + 16];
+    ngx_str_t                 argv[NGX_HTTP_GW_REDIS_MAX_ARGS];
     ngx_http_gw_redis_cmd_t  *cmd;
 
     argc = 3 + nkeys + nargs;
@@ -1264,13 +1264,13 @@ ngx_http_gw_redis_append(ngx_http_gw_redis_conn_t *rc,
     int           n;
     char         *buf;
     u_char       *p;
-    size_t        size, *lens, lbuf[32];
+    size_t        size, *lens, lbuf[NGX_HTTP_GW_REDIS_MAX_ARGS];
     ngx_uint_t    i, argc;
-    const char  **argv, *abuf[32];
+    const char  **argv, *abuf[NGX_HTTP_GW_REDIS_MAX_ARGS];
 
     argc = cmd->argc;
 
-    if (argc > 32) {
+    if (argc > NGX_HTTP_GW_REDIS_MAX_ARGS) {
         return NGX_ERROR;
     }
 

@@ -38,6 +38,10 @@ typedef struct ngx_http_gw_redis_s      ngx_http_gw_redis_t;
 typedef struct ngx_http_gw_redis_cmd_s  ngx_http_gw_redis_cmd_t;
 
 
+/* a command's arguments, its name included, at most */
+#define NGX_HTTP_GW_REDIS_MAX_ARGS          32
+
+
 /* why a command had no reply, or not the one asked for */
 #define NGX_HTTP_GW_REDIS_FAIL_TIMEOUT      0   /* none within timeout= */
 #define NGX_HTTP_GW_REDIS_FAIL_CONNECTION   1   /* connect, TLS, AUTH, lost */
