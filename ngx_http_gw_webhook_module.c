@@ -49,6 +49,14 @@
 
 #define NGX_HTTP_GW_WEBHOOK_KEY_LEN      NGX_HTTP_GW_SHM_CACHE_KEY_LEN
 
+/*
+ * With gw_webhook_thread_pool, bodies of at least this size (and chunked
+ * ones) are hashed in the pool once read, from memory or their file, read
+ * in pieces of NGX_HTTP_GW_WEBHOOK_READ
+ */
+#define NGX_HTTP_GW_WEBHOOK_THREAD_MIN   65536
+#define NGX_HTTP_GW_WEBHOOK_READ         65536
+
 #define NGX_HTTP_GW_WEBHOOK_NSCHEMES     NGX_HTTP_GW_WEBHOOK_HMAC
 #define NGX_HTTP_GW_WEBHOOK_NSTATUSES    NGX_HTTP_GW_WEBHOOK_REPLAYED
 
@@ -83,10 +91,27 @@ typedef struct {
     ngx_str_t                       prefix;
     ngx_uint_t                      digest;
     ngx_uint_t                      encoding;
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool;
+#endif
 } ngx_http_gw_webhook_loc_conf_t;
 
 
+/* a body hashed in a thread: what the thread needs, and its outcome */
+
 typedef struct {
+    struct ngx_http_gw_webhook_ctx_s  *ctx;
+    ngx_chain_t                    *bufs;
+    u_char                         *buf;          /* NGX_HTTP_GW_WEBHOOK_READ */
+    ngx_http_gw_counters_t         *counters;
+    off_t                           size;         /* hashed */
+    ngx_int_t                       rc;
+    ngx_err_t                       err;
+    const char                     *failed;       /* what, for the log */
+} ngx_http_gw_webhook_task_t;
+
+
+typedef struct ngx_http_gw_webhook_ctx_s {
     ngx_uint_t                      status;
     ngx_uint_t                      nmacs;
     EVP_MAC_CTX                   **macs;
@@ -100,6 +125,10 @@ typedef struct {
     time_t                          ts;
     u_char                          key[NGX_HTTP_GW_WEBHOOK_KEY_LEN];
     u_char                          scheme;
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool;  /* hash the body there */
+    ngx_http_gw_webhook_task_t     *task;
+#endif
     unsigned                        done:1;
     unsigned                        hashing:1;
 } ngx_http_gw_webhook_ctx_t;
@@ -129,6 +158,16 @@ static ngx_int_t ngx_http_gw_webhook_update(ngx_http_gw_webhook_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
+static void ngx_http_gw_webhook_hash_chain(ngx_http_gw_webhook_task_t *t);
+static void ngx_http_gw_webhook_hashed(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_gw_webhook_thread_post(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx);
+static void ngx_http_gw_webhook_thread_handler(void *data, ngx_log_t *log);
+static void ngx_http_gw_webhook_thread_event_handler(ngx_event_t *ev);
+static void ngx_http_gw_webhook_thread_done(ngx_http_request_t *r);
+#endif
 static ngx_int_t ngx_http_gw_webhook_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_gw_webhook_body_handler(ngx_http_request_t *r);
@@ -163,6 +202,8 @@ static char *ngx_http_gw_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_gw_webhook_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_gw_webhook_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_gw_webhook_make_macs(ngx_conf_t *cf,
@@ -300,6 +341,13 @@ static ngx_command_t  ngx_http_gw_webhook_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_gw_webhook_loc_conf_t, prefix),
+      NULL },
+
+    { ngx_string("gw_webhook_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_gw_webhook_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
       ngx_null_command
@@ -449,6 +497,18 @@ ngx_http_gw_webhook_handler(ngx_http_request_t *r)
     }
 
     ctx->hashing = 1;
+
+#if (NGX_THREADS)
+    if (wlcf->thread_pool != NULL
+        && (r->headers_in.content_length_n < 0
+            || r->headers_in.content_length_n
+               >= NGX_HTTP_GW_WEBHOOK_THREAD_MIN))
+    {
+        /* a large body is hashed in the thread pool once it is read */
+        ctx->hashing = 0;
+        ctx->thread_pool = wlcf->thread_pool;
+    }
+#endif
 
     rc = ngx_http_read_client_request_body(r,
                                            ngx_http_gw_webhook_body_handler);
@@ -842,59 +902,98 @@ static ngx_int_t
 ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx)
 {
-    off_t                             pos;
-    size_t                            size;
-    ssize_t                           n;
-    u_char                           *buf;
-    ngx_buf_t                        *b;
-    ngx_chain_t                      *cl;
+    ngx_http_gw_webhook_task_t        t;
     ngx_http_gw_webhook_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_gw_webhook_module);
 
-    buf = NULL;
+    ngx_memzero(&t, sizeof(ngx_http_gw_webhook_task_t));
 
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
+    t.ctx = ctx;
+    t.bufs = r->request_body->bufs;
+    t.counters = &wmcf->counters;
 
-        if (!b->in_file) {
-            if (ngx_http_gw_webhook_update(ctx, b->pos, b->last - b->pos)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+    t.buf = ngx_pnalloc(r->pool, NGX_HTTP_GW_WEBHOOK_READ);
+    if (t.buf == NULL) {
+        return NGX_ERROR;
+    }
 
-            ngx_http_gw_count(&wmcf->counters,
-                              ngx_http_gw_webhook_body_bytes(ctx->scheme),
-                              b->last - b->pos);
-            continue;
-        }
+    ngx_http_gw_webhook_hash_chain(&t);
 
-        if (buf == NULL) {
-            buf = ngx_pnalloc(r->pool, ngx_pagesize);
-            if (buf == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        for (pos = b->file_pos; pos < b->file_last; pos += n) {
-            size = (size_t) ngx_min(b->file_last - pos, (off_t) ngx_pagesize);
-
-            n = ngx_read_file(b->file, buf, size, pos);
-            if (n == NGX_ERROR || n == 0) {
-                return NGX_ERROR;
-            }
-
-            if (ngx_http_gw_webhook_update(ctx, buf, n) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            ngx_http_gw_count(&wmcf->counters,
-                              ngx_http_gw_webhook_body_bytes(ctx->scheme), n);
-        }
+    if (t.rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, t.err,
+                      "gw_webhook: %s", t.failed);
+        return NGX_ERROR;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Hashes a read body, in memory or in its file: called in the worker or
+ * in a thread of the pool, so it logs nothing and touches no pool; the
+ * outcome is in t->rc, with t->failed and t->err.
+ */
+
+static void
+ngx_http_gw_webhook_hash_chain(ngx_http_gw_webhook_task_t *t)
+{
+    off_t         pos;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    t->rc = NGX_ERROR;
+    t->err = 0;
+    t->size = 0;
+
+    for (cl = t->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            if (ngx_http_gw_webhook_update(t->ctx, b->pos, b->last - b->pos)
+                != NGX_OK)
+            {
+                t->failed = "EVP_MAC_update() failed";
+                return;
+            }
+
+            t->size += b->last - b->pos;
+            continue;
+        }
+
+        for (pos = b->file_pos; pos < b->file_last; pos += n) {
+            size = (size_t) ngx_min(b->file_last - pos,
+                                    (off_t) NGX_HTTP_GW_WEBHOOK_READ);
+
+            n = pread(b->file->fd, t->buf, size, pos);
+
+            if (n == -1) {
+                t->err = ngx_errno;
+                t->failed = "pread() of the request body failed";
+                return;
+            }
+
+            if (n == 0) {
+                t->failed = "the request body file is shorter than the body";
+                return;
+            }
+
+            if (ngx_http_gw_webhook_update(t->ctx, t->buf, n) != NGX_OK) {
+                t->failed = "EVP_MAC_update() failed";
+                return;
+            }
+
+            t->size += n;
+        }
+    }
+
+    ngx_http_gw_count(t->counters,
+                      ngx_http_gw_webhook_body_bytes(t->ctx->scheme), t->size);
+
+    t->rc = NGX_OK;
 }
 
 
@@ -958,6 +1057,26 @@ ngx_http_gw_webhook_body_handler(ngx_http_request_t *r)
 
     ctx->hashing = 0;
 
+#if (NGX_THREADS)
+    if (ctx->thread_pool) {
+        if (ngx_http_gw_webhook_thread_post(r, ctx) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+#endif
+
+    ngx_http_gw_webhook_hashed(r, ctx);
+}
+
+
+/* the whole body is hashed: the verdict, then the phases go on */
+
+static void
+ngx_http_gw_webhook_hashed(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
     ngx_http_gw_webhook_verify(r, ctx);
     ngx_http_gw_webhook_count(r, ctx);
 
@@ -968,6 +1087,123 @@ ngx_http_gw_webhook_body_handler(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
 }
+
+
+#if (NGX_THREADS)
+
+/*
+ * The body goes to a thread of the pool to be hashed, so that the worker
+ * serves other requests meanwhile.  The request is blocked, as for nginx's
+ * own thread tasks: it cannot be freed before the task is done.
+ */
+
+static ngx_int_t
+ngx_http_gw_webhook_thread_post(ngx_http_request_t *r,
+    ngx_http_gw_webhook_ctx_t *ctx)
+{
+    ngx_thread_task_t                *task;
+    ngx_http_gw_webhook_task_t       *t;
+    ngx_http_gw_webhook_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_gw_webhook_module);
+
+    task = ngx_thread_task_alloc(r->pool, sizeof(ngx_http_gw_webhook_task_t));
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    t = task->ctx;
+
+    t->ctx = ctx;
+    t->bufs = r->request_body ? r->request_body->bufs : NULL;
+    t->counters = &wmcf->counters;
+
+    t->buf = ngx_pnalloc(r->pool, NGX_HTTP_GW_WEBHOOK_READ);
+    if (t->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->handler = ngx_http_gw_webhook_thread_handler;
+    task->event.data = r;
+    task->event.handler = ngx_http_gw_webhook_thread_event_handler;
+
+    if (ngx_thread_task_post(ctx->thread_pool, task) != NGX_OK) {
+        /* the pool's queue is full: said in the log by nginx */
+        return NGX_ERROR;
+    }
+
+    ctx->task = t;
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_http_gw_webhook_thread_done;
+
+    return NGX_OK;
+}
+
+
+/* in a thread of the pool */
+
+static void
+ngx_http_gw_webhook_thread_handler(void *data, ngx_log_t *log)
+{
+    ngx_http_gw_webhook_task_t  *t = data;
+
+    ngx_http_gw_webhook_hash_chain(t);
+}
+
+
+/* back in the worker, as nginx's own thread tasks come back */
+
+static void
+ngx_http_gw_webhook_thread_event_handler(ngx_event_t *ev)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ev->data;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    /* ngx_http_gw_webhook_thread_done(), or a finalizer meanwhile */
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_gw_webhook_thread_done(ngx_http_request_t *r)
+{
+    ngx_http_gw_webhook_ctx_t   *ctx;
+    ngx_http_gw_webhook_task_t  *t;
+
+    if (r->aio) {
+        /* a write event while the body is in the thread */
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gw_webhook_module);
+    t = ctx->task;
+
+    if (t->rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, t->err,
+                      "gw_webhook: %s", t->failed);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "gw_webhook: %O bytes hashed in a thread", t->size);
+
+    ngx_http_gw_webhook_hashed(r, ctx);
+}
+
+#endif
 
 
 /*
@@ -1457,6 +1693,9 @@ ngx_http_gw_webhook_create_loc_conf(ngx_conf_t *cf)
     conf->replay_status = NGX_CONF_UNSET_UINT;
     conf->digest = NGX_CONF_UNSET_UINT;
     conf->encoding = NGX_CONF_UNSET_UINT;
+#if (NGX_THREADS)
+    conf->thread_pool = NGX_CONF_UNSET_PTR;
+#endif
 
     return conf;
 }
@@ -1472,6 +1711,9 @@ ngx_http_gw_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_GW_WEBHOOK_OFF);
     ngx_conf_merge_ptr_value(conf->secrets, prev->secrets, NULL);
     ngx_conf_merge_sec_value(conf->tolerance, prev->tolerance, 300);
+#if (NGX_THREADS)
+    ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool, NULL);
+#endif
     if (conf->replay_zone == NGX_CONF_UNSET_PTR) {
         /* the zone and its status come together from the outer level */
         conf->replay_zone = prev->replay_zone;
@@ -1771,6 +2013,54 @@ ngx_http_gw_webhook_replay(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_gw_webhook_replay_used = 1;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * gw_webhook_thread_pool <name> | off: the pool of nginx's "thread_pool"
+ * directive ("default" needs none) where large bodies are hashed
+ */
+
+static char *
+ngx_http_gw_webhook_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *value;
+
+#if (NGX_THREADS)
+    ngx_http_gw_webhook_loc_conf_t  *wlcf = conf;
+
+    if (wlcf->thread_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+#endif
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+#if (NGX_THREADS)
+        wlcf->thread_pool = NULL;
+#endif
+        return NGX_CONF_OK;
+    }
+
+#if (NGX_THREADS)
+
+    wlcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"gw_webhook_thread_pool\" needs nginx built with "
+                       "--with-threads");
+    return NGX_CONF_ERROR;
+
+#endif
 }
 
 
