@@ -3,6 +3,11 @@
 # writes to a temporary file, and a chunked body; each must verify and reach
 # the backend byte for byte (the backend echoes what it got, compared with
 # what was sent).  client_max_body_size still answers 413.
+#
+# With gw_webhook_thread_pool, a body of 64 KiB or more (or chunked) is
+# hashed in a thread of the pool once read, from memory or from its file:
+# the same checks, and the debug log shows the thread ("run task ... in
+# thread pool" is nginx's own line, "hashed in a thread" the module's).
 
 use Test::Nginx::Socket 'no_plan';
 use Digest::SHA qw(hmac_sha256 hmac_sha256_hex hmac_sha512_hex);
@@ -484,3 +489,113 @@ my $b = 'y' x 2000;
 client intended to send too large chunked body
 --- no_access_log
 "POST /backend HTTP/1.0"
+
+
+
+=== TEST 24: thread pool: github, 1 MiB in a temporary file, hashed in a thread, verifies and arrives byte for byte
+--- config eval
+::gateway('github', "client_body_buffer_size 8k;\n        gw_webhook_thread_pool default;")
+--- request eval
+"POST /hook\n$::big"
+--- more_headers eval
+::sig_headers('github', $::big)
+--- response_body eval
+$::big
+--- response_headers
+X-Status: VERIFIED
+--- error_log eval
+[qr/run task #\d+ in thread pool "default"/, "gw_webhook: 1048578 bytes hashed in a thread"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: thread pool: standard, 1 MiB held in memory, hashed in a thread of a pool of its own
+--- main_config
+    thread_pool hashing threads=2;
+--- config eval
+::gateway('standard', "client_body_buffer_size 2m;\n        gw_webhook_thread_pool hashing;")
+--- request eval
+"POST /hook\n$::big"
+--- more_headers eval
+::sig_headers('standard', $::big)
+--- response_body eval
+$::big
+--- response_headers
+X-Status: VERIFIED
+--- error_log eval
+[qr/run task #\d+ in thread pool "hashing"/, "gw_webhook: 1048578 bytes hashed in a thread"]
+--- no_error_log
+a client request body is buffered to a temporary file
+
+
+
+=== TEST 26: thread pool: stripe, a chunked body in 4000-byte chunks, spooled, hashed in a thread
+--- config eval
+::gateway('stripe', "client_body_buffer_size 8k;\n        gw_webhook_thread_pool default;")
+--- raw_request eval
+::chunked($::big, ::sig_headers('stripe', $::big), ::cut4000($::big))
+--- response_body eval
+$::big
+--- response_headers
+X-Status: VERIFIED
+--- error_log
+gw_webhook: 1048578 bytes hashed in a thread
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: thread pool: a spooled body one byte different from the signed one: 401 after the thread, backend not reached
+--- config eval
+::gateway('github', "client_body_buffer_size 8k;\n        gw_webhook_thread_pool default;")
+--- request eval
+my $b = $::big;
+substr($b, 500000, 1) = substr($b, 500000, 1) eq 'a' ? 'b' : 'a';
+"POST /hook\n$b"
+--- more_headers eval
+::sig_headers('github', $::big)
+--- error_code: 401
+--- response_headers
+X-Status: INVALID
+--- error_log
+gw_webhook: 1048578 bytes hashed in a thread
+gw_webhook: signature mismatch
+--- no_access_log
+"POST /backend HTTP/1.0"
+
+
+
+=== TEST 28: thread pool: a body under 64 KiB is hashed as it is read, not in a thread
+--- config eval
+::gateway('shopify', "gw_webhook_thread_pool default;")
+--- request eval
+"POST /hook\n$::small"
+--- more_headers eval
+::sig_headers('shopify', $::small)
+--- response_body eval
+$::small
+--- response_headers
+X-Status: VERIFIED
+--- no_error_log
+hashed in a thread
+[error]
+
+
+
+=== TEST 29: thread pool off in a location inherits nothing: 1 MiB is hashed as it is read
+--- http_config
+    gw_webhook_thread_pool default;
+--- config eval
+::gateway('slack', "client_body_buffer_size 8k;\n        gw_webhook_thread_pool off;")
+--- request eval
+"POST /hook\n$::big"
+--- more_headers eval
+::sig_headers('slack', $::big)
+--- response_body eval
+$::big
+--- response_headers
+X-Status: VERIFIED
+--- no_error_log
+hashed in a thread
+[error]

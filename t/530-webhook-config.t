@@ -532,3 +532,32 @@ qr/\[emerg\] .*"gw_webhook_replay" directive is duplicate in \S+nginx\.conf:\d+/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*shared memory zone "hooks" conflicts with already declared size/
+
+
+
+=== TEST 30: gw_webhook_thread_pool naming a pool that no thread_pool directive declares
+--- config
+    location = /hook {
+        gw_webhook github;
+        gw_webhook_secret some-secret;
+        gw_webhook_thread_pool hashing;
+        echo ok;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown thread pool "hashing" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 31: gw_webhook_thread_pool twice in one location
+--- config
+    location = /hook {
+        gw_webhook github;
+        gw_webhook_secret some-secret;
+        gw_webhook_thread_pool default;
+        gw_webhook_thread_pool off;
+        echo ok;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"gw_webhook_thread_pool" directive is duplicate in \S+nginx\.conf:\d+/
