@@ -259,7 +259,6 @@ struct ngx_http_gw_ratelimit_batch_s {
     ngx_uint_t                      n;
     ngx_http_gw_ratelimit_ctx_t    *waiters[NGX_HTTP_GW_RL_BATCH];
     int64_t                         costs[NGX_HTTP_GW_RL_BATCH];
-    unsigned                        open:1;
     size_t                          len;
     u_char                          name[NGX_HTTP_GW_RL_NAME_LEN];
 };
@@ -1546,7 +1545,6 @@ ngx_http_gw_ratelimit_batch_add(ngx_http_gw_ratelimit_ctx_t *ctx,
         b->zone = res->zone;
         ngx_memcpy(b->digest, res->digest, NGX_HTTP_GW_RL_KEY_LEN);
         b->n = 0;
-        b->open = 1;
         b->len = res->name.len;
         ngx_memcpy(b->name, res->name.data, res->name.len);
 
@@ -1609,7 +1607,6 @@ ngx_http_gw_ratelimit_batch_send(ngx_event_t *ev)
         ngx_queue_remove(q);
 
         b = ngx_queue_data(q, ngx_http_gw_ratelimit_batch_t, queue);
-        b->open = 0;
 
         /* the requests that went away meanwhile leave their places */
 
