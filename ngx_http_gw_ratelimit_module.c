@@ -150,6 +150,8 @@ typedef struct {
     ngx_http_gw_redis_t            *redis;
     ngx_msec_t                      sync;
     ngx_uint_t                      on_error;
+    ngx_str_t                       figures[3];   /* the script's first args */
+    ngx_uint_t                      nfigures;
     ngx_shm_zone_t                 *shm_zone;
     u_char                         *file;
     ngx_uint_t                      line;
@@ -1423,7 +1425,7 @@ ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
     ngx_str_t                    rkey, args[4 + NGX_HTTP_GW_RL_BATCH];
     ngx_uint_t                   i, nargs;
     ngx_http_gw_redis_script_t  *script;
-    u_char                       buf[4 + NGX_HTTP_GW_RL_BATCH]
+    u_char                       buf[NGX_HTTP_GW_RL_BATCH]
                                     [NGX_INT64_LEN + 1];
     u_char                       kbuf[512];
 
@@ -1446,27 +1448,17 @@ ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
 
     if (zone->algorithm == NGX_HTTP_GW_RL_SLIDING_WINDOW) {
         p = ngx_cpymem(p, "}:sw", 4);
-
         script = &ngx_http_gw_ratelimit_sw_script;
-
-        args[0].data = buf[0];
-        args[0].len = ngx_sprintf(buf[0], "%M", zone->window) - buf[0];
-        args[1].data = buf[1];
-        args[1].len = ngx_sprintf(buf[1], "%uL", zone->limit) - buf[1];
-        nargs = 2;
 
     } else {
         p = ngx_cpymem(p, "}:tb", 4);
-
         script = &ngx_http_gw_ratelimit_tb_script;
+    }
 
-        args[0].data = buf[0];
-        args[0].len = ngx_sprintf(buf[0], "%uL", zone->rate) - buf[0];
-        args[1].data = buf[1];
-        args[1].len = ngx_sprintf(buf[1], "%M", zone->unit) - buf[1];
-        args[2].data = buf[2];
-        args[2].len = ngx_sprintf(buf[2], "%uL", zone->limit) - buf[2];
-        nargs = 3;
+    /* the zone's figures, "force", then the costs */
+
+    for (nargs = 0; nargs < zone->nfigures; nargs++) {
+        args[nargs] = zone->figures[nargs];
     }
 
     args[nargs].data = (u_char *) (force ? "1" : "0");
@@ -1474,9 +1466,8 @@ ngx_http_gw_ratelimit_redis_eval(ngx_http_gw_ratelimit_zone_t *zone,
     nargs++;
 
     for (i = 0; i < ncosts && i < NGX_HTTP_GW_RL_BATCH; i++) {
-        args[nargs].data = buf[nargs];
-        args[nargs].len = ngx_sprintf(buf[nargs], "%L", costs[i])
-                          - buf[nargs];
+        args[nargs].data = buf[i];
+        args[nargs].len = ngx_sprintf(buf[i], "%L", costs[i]) - buf[i];
         nargs++;
     }
 
@@ -2744,6 +2735,7 @@ ngx_http_gw_ratelimit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                             *p;
     ssize_t                             size;
+    uint64_t                            figures[3];
     ngx_str_t                          *value, s, name;
     ngx_int_t                           n;
     ngx_msec_t                          ms;
@@ -3037,6 +3029,31 @@ ngx_http_gw_ratelimit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "sync= needs redis=: it is the interval of the "
                            "shared-memory counters' syncs with Redis");
         return NGX_CONF_ERROR;
+    }
+
+    /* the figures the zone's script takes first, formatted once */
+
+    if (zone->algorithm == NGX_HTTP_GW_RL_SLIDING_WINDOW) {
+        figures[0] = zone->window;
+        figures[1] = zone->limit;
+        zone->nfigures = 2;
+
+    } else {
+        figures[0] = zone->rate;
+        figures[1] = zone->unit;
+        figures[2] = zone->limit;
+        zone->nfigures = 3;
+    }
+
+    p = ngx_pnalloc(cf->pool, zone->nfigures * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < zone->nfigures; i++) {
+        zone->figures[i].data = p;
+        p = ngx_sprintf(p, "%uL", figures[i]);
+        zone->figures[i].len = p - zone->figures[i].data;
     }
 
     /* shared memory always: for the counters, or for on_redis_error=local */
