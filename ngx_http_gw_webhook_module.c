@@ -102,7 +102,7 @@ typedef struct {
 typedef struct {
     struct ngx_http_gw_webhook_ctx_s  *ctx;
     ngx_chain_t                    *bufs;
-    u_char                         *buf;          /* NGX_HTTP_GW_WEBHOOK_READ */
+    u_char                         *buf;          /* for a file: ..._READ */
     ngx_http_gw_counters_t         *counters;
     off_t                           size;         /* hashed */
     ngx_int_t                       rc;
@@ -158,6 +158,8 @@ static ngx_int_t ngx_http_gw_webhook_update(ngx_http_gw_webhook_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_gw_webhook_read_buf(ngx_http_request_t *r,
+    ngx_http_gw_webhook_task_t *t);
 static void ngx_http_gw_webhook_hash_chain(ngx_http_gw_webhook_task_t *t);
 static void ngx_http_gw_webhook_hashed(ngx_http_request_t *r,
     ngx_http_gw_webhook_ctx_t *ctx);
@@ -913,8 +915,7 @@ ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
     t.bufs = r->request_body->bufs;
     t.counters = &wmcf->counters;
 
-    t.buf = ngx_pnalloc(r->pool, NGX_HTTP_GW_WEBHOOK_READ);
-    if (t.buf == NULL) {
+    if (ngx_http_gw_webhook_read_buf(r, &t) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -924,6 +925,25 @@ ngx_http_gw_webhook_hash_body(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, t.err,
                       "gw_webhook: %s", t.failed);
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the buffer to read the body's file with, if any part of it is in one */
+
+static ngx_int_t
+ngx_http_gw_webhook_read_buf(ngx_http_request_t *r,
+    ngx_http_gw_webhook_task_t *t)
+{
+    ngx_chain_t  *cl;
+
+    for (cl = t->bufs; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            t->buf = ngx_pnalloc(r->pool, NGX_HTTP_GW_WEBHOOK_READ);
+            return (t->buf == NULL) ? NGX_ERROR : NGX_OK;
+        }
     }
 
     return NGX_OK;
@@ -1118,8 +1138,7 @@ ngx_http_gw_webhook_thread_post(ngx_http_request_t *r,
     t->bufs = r->request_body ? r->request_body->bufs : NULL;
     t->counters = &wmcf->counters;
 
-    t->buf = ngx_pnalloc(r->pool, NGX_HTTP_GW_WEBHOOK_READ);
-    if (t->buf == NULL) {
+    if (ngx_http_gw_webhook_read_buf(r, t) != NGX_OK) {
         return NGX_ERROR;
     }
 
