@@ -1096,10 +1096,28 @@ sub _read_from {
 sub _error_log_data {
     my ($blk) = @_;
 
-    sleep $Sleep * 3 * $SlowFactor;     # the log phase comes after the reply
+    _wait_log_phase($blk);
 
     return [ _read_from($StderrFile, \$blk->{stderr_pos}),
              _read_from($ErrLogFile, \$blk->{errlog_pos}) ];
+}
+
+# the access log's lines, once the last request's log phase has run
+sub _access_log_data {
+    my ($blk) = @_;
+
+    _wait_log_phase($blk);
+
+    return [ split /^/m, _slurp($AccLogFile) ];
+}
+
+# the log phase comes after the reply: one wait before the logs are read
+# (once per _check_error_log(), which resets the flag)
+sub _wait_log_phase {
+    my ($blk) = @_;
+
+    return if $blk->{log_waited}++;
+    sleep $Sleep * 3 * $SlowFactor;
 }
 
 # --- error_log / --- no_error_log values: lines of substrings, or with
@@ -1137,14 +1155,16 @@ sub _check_error_log {
     my $name  = $blk->{name};
     my $lines;
 
+    # one wait for the log phase for this request's checks
+    local $blk->{log_waited} = 0;
+
     for my $sec (['error_log', 'error.log'], ['access_log', 'access.log']) {
         my ($key, $file) = @$sec;
         my @pats = _patterns(scalar $block->$key);
         next unless @pats;
 
         $lines = _error_log_data($blk) if $key eq 'error_log' && !$lines;
-        my $data = $key eq 'error_log' ? $lines
-                                       : [ split /^/m, _slurp($AccLogFile) ];
+        my $data = $key eq 'error_log' ? $lines : _access_log_data($blk);
 
         for my $pat (@pats) {
             my $p = _fmt($pat);
@@ -1166,8 +1186,7 @@ sub _check_error_log {
         next unless @pats;
 
         $lines = _error_log_data($blk) if $key eq 'no_error_log' && !$lines;
-        my $data = $key eq 'no_error_log' ? $lines
-                                          : [ split /^/m, _slurp($AccLogFile) ];
+        my $data = $key eq 'no_error_log' ? $lines : _access_log_data($blk);
 
         for my $pat (@pats) {
             my $p = _fmt($pat);
